@@ -1,0 +1,50 @@
+# Doorstep: the README's two commands are `make demo` and `make test`; both do all the set-up.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SEED ?= 20240301
+
+.PHONY: demo test test-slow lab lint simulate bench clean-reports notebooks
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m ipykernel install --sys-prefix --name doorstep --display-name "Python (doorstep)" >/dev/null
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/doorstep demo --seed $(SEED)
+
+simulate: $(STAMP)
+	$(BIN)/doorstep simulate --seed $(SEED)
+
+test: $(STAMP)
+	$(BIN)/doorstep simulate --seed $(SEED) --quiet
+	$(BIN)/python -m pytest -m "not slow" tests --nbval notebooks --nbval-current-env -p no:cacheprovider
+	$(BIN)/ruff check src tests benchmarks
+
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -m slow tests
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+
+lab: $(STAMP)
+	$(BIN)/doorstep simulate --seed $(SEED) --quiet
+	$(BIN)/jupyter lab --notebook-dir=notebooks
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run_demo.py
+
+clean-reports:
+	rm -rf reports/*/
+
+notebooks: $(STAMP)
+	$(BIN)/python tools/build_notebooks.py
+	$(BIN)/doorstep simulate --seed $(SEED) --quiet
+	cd notebooks && ../$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
+		--ExecutePreprocessor.kernel_name=python3 01_clean.ipynb 02_balance.ipynb 03_impact.ipynb 04_report.ipynb

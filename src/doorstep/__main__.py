@@ -1,0 +1,3 @@
+from doorstep.cli import main
+
+raise SystemExit(main())

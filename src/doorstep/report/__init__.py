@@ -1,0 +1,34 @@
+"""Report building blocks: tables and figures of results, and the personal-data guard.
+
+This sub-package draws what it is given (tidy estimate frames, truth records, cleaning logs);
+it computes no estimates and reads no raw data. It must not import ``estimate``, ``clean`` or
+``run``.
+"""
+
+from doorstep.report.guard import PersonalDataError, scan_for_personal_data, scan_run_dir
+from doorstep.report.summary import (
+    appendix_links,
+    cleaning_summary,
+    event_study_figure,
+    summary_markdown,
+)
+from doorstep.report.tables import (
+    compare_with_truth,
+    effect_figure,
+    format_effect_table,
+    small_cells_suppressed,
+)
+
+__all__ = [
+    "PersonalDataError",
+    "appendix_links",
+    "cleaning_summary",
+    "compare_with_truth",
+    "effect_figure",
+    "event_study_figure",
+    "format_effect_table",
+    "scan_for_personal_data",
+    "scan_run_dir",
+    "small_cells_suppressed",
+    "summary_markdown",
+]

@@ -1,0 +1,120 @@
+"""Words and small tables of the report: the executive summary, cleaning summary, appendices."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+ESTIMAND_WORDS = {
+    "att_simple": "average effect on the treated, over all rounds after the programme started",
+    "itt": "effect of being offered a place (intention to treat)",
+    "late": "effect on women who took part because they won a place (LATE)",
+    "att_observational": "effect on participants, observational comparison",
+}
+APPENDICES = (
+    ("01_clean.html", "Cleaning notebook"),
+    ("02_balance.html", "Balance and attrition notebook"),
+    ("03_impact.html", "Impact notebook"),
+    ("estimates.csv", "All estimates (tidy CSV)"),
+    ("cleaning_log.csv", "Cell-level cleaning log"),
+    ("dropped.csv", "Dropped rows with reasons"),
+    ("codebook.csv", "Codebook"),
+    ("manifest.json", "Run manifest (inputs' checksums, versions, timings)"),
+)
+_EVENT_TIME = re.compile(r"(-?\d+)\s*$")
+
+
+def summary_markdown(comparison: pd.DataFrame, labels: dict[str, str],
+                     headline: dict[str, str]) -> str:
+    """State each headline effect in plain words with its 95% interval.
+
+    Examples
+    --------
+    >>> row = pd.DataFrame({"outcome": ["y"], "estimand": ["itt"], "estimate": [120.0],
+    ...     "conf_low": [20.0], "conf_high": [220.0], "p_value": [0.02]})
+    >>> text = summary_markdown(row, {"y": "Earnings"}, {"income": "y"})
+    >>> text.endswith("+120.00 (95% CI +20.00 to +220.00; p = 0.020).")
+    True
+    """
+    lines = []
+    for outcome in headline.values():
+        for _, row in comparison[comparison["outcome"] == outcome].iterrows():
+            words = ESTIMAND_WORDS.get(row["estimand"], row["estimand"])
+            text = (f"- **{labels.get(outcome, outcome)}**, {words}: {row['estimate']:+,.2f} "
+                    f"(95% CI {row['conf_low']:+,.2f} to {row['conf_high']:+,.2f}; "
+                    f"p = {row['p_value']:.3f})")
+            if "true_effect" in row and pd.notna(row["true_effect"]):
+                text += (f"; the simulated true effect is {row['true_effect']:+,.2f}, "
+                         f"{'inside' if row['covered'] else 'outside'} the interval")
+            lines.append(text + ".")
+    return "\n".join(lines)
+
+
+def cleaning_summary(log: pd.DataFrame, dropped: pd.DataFrame) -> pd.DataFrame:
+    """Counts of changed cells and dropped rows by rule.
+
+    Examples
+    --------
+    >>> cleaning_summary(pd.DataFrame({"rule": ["a", "a"]}), pd.DataFrame({"drop_rule": ["b"]}))
+      rule  cells changed  rows dropped
+    0    a              2             0
+    1    b              0             1
+    """
+    changed = log.groupby("rule").size().rename("cells changed")
+    removed = dropped.groupby("drop_rule").size().rename("rows dropped")
+    table = pd.concat([changed, removed], axis=1).fillna(0).astype("int64")
+    table.index.name = "rule"
+    return table.sort_index().reset_index()
+
+
+def appendix_links(appendices: tuple[tuple[str, str], ...] = APPENDICES) -> str:
+    """An HTML list of links to the run's other files (relative to ``index.html``).
+
+    Examples
+    --------
+    >>> appendix_links((("a.csv", "A"),))
+    '<ul><li><a href="a.csv">A</a> (<code>a.csv</code>)</li></ul>'
+    """
+    items = "".join(f'<li><a href="{name}">{text}</a> (<code>{name}</code>)</li>'
+                    for name, text in appendices)
+    return f"<ul>{items}</ul>"
+
+
+def event_study_figure(event_study: pd.DataFrame, labels: dict[str, str]) -> Figure:
+    """Effects by event time (rounds since start) per outcome, with 95% intervals.
+
+    ``event_study`` holds tidy rows of dynamic aggregations; terms ending in an integer are the
+    event times, other terms (the overall effect) are left out.
+
+    Examples
+    --------
+    >>> rows = pd.DataFrame({"outcome": ["y"] * 2, "term": ["event_time=-1", "event_time=0"],
+    ...     "estimate": [0.1, 1.0], "conf_low": [-0.2, 0.6], "conf_high": [0.4, 1.4]})
+    >>> len(event_study_figure(rows, {"y": "Y"}).axes)
+    1
+    """
+    event_time = event_study["term"].astype(str).str.extract(_EVENT_TIME)[0]
+    rows = event_study.assign(event_time=pd.to_numeric(event_time)).dropna(
+        subset=["event_time"])
+    outcomes = list(dict.fromkeys(rows["outcome"]))
+    columns = min(3, len(outcomes))
+    figure = Figure(figsize=(4 * columns, 3.0 * int(np.ceil(len(outcomes) / columns))),
+                    layout="constrained")
+    axes = figure.subplots(int(np.ceil(len(outcomes) / columns)), columns, squeeze=False)
+    for axis, outcome in zip(axes.flat, outcomes, strict=False):
+        part = rows[rows["outcome"] == outcome].sort_values("event_time")
+        axis.errorbar(part["event_time"], part["estimate"],
+                      yerr=[part["estimate"] - part["conf_low"],
+                            part["conf_high"] - part["estimate"]],
+                      fmt="o", color="#1f5f8b", capsize=3)
+        axis.axhline(0, color="grey", linestyle="--", linewidth=0.8)
+        axis.axvline(-0.5, color="#c0392b", linestyle=":", linewidth=0.8)
+        axis.set_title(labels.get(outcome, outcome), fontsize=9)
+        axis.set_xlabel("rounds since the programme started", fontsize=8)
+        axis.set_xticks(sorted(part["event_time"].unique()))
+    for axis in list(axes.flat)[len(outcomes):]:
+        axis.set_visible(False)
+    return figure

@@ -1,0 +1,137 @@
+"""Tables and figures of estimates: effects beside the truth, effect plots, small-cell rules."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+TRUTH_COLUMNS = ("outcome", "estimand", "value")
+
+
+def compare_with_truth(
+    headline: pd.DataFrame, truth_effects: list[dict] | pd.DataFrame
+) -> pd.DataFrame:
+    """Put each headline estimate beside the true effect it estimates; does its CI cover it?
+
+    Parameters
+    ----------
+    headline
+        Tidy estimate rows (the columns of ``EstimationResult.tidy()``) with an added
+        ``estimand`` column naming the truth's estimand (``"itt"``, ``"att_simple"``...).
+    truth_effects
+        Truth records with at least ``outcome``, ``estimand`` and ``value``; records with a
+        ``subgroup``, ``group``, ``time`` or ``event_time`` are ignored (overall effects only).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The headline rows with ``true_effect`` and ``covered`` added.
+
+    Examples
+    --------
+    >>> est = pd.DataFrame({"outcome": ["y"], "estimand": ["itt"], "estimate": [1.9],
+    ...                     "conf_low": [1.0], "conf_high": [2.8]})
+    >>> compare_with_truth(est, [{"outcome": "y", "estimand": "itt", "value": 2.0}])[
+    ...     "covered"].tolist()
+    [True]
+    """
+    truth = pd.DataFrame(truth_effects)
+    for column in ("subgroup", "group", "time", "event_time"):
+        if column in truth.columns:
+            truth = truth[truth[column].isna()]
+    truth = truth.loc[:, list(TRUTH_COLUMNS)].rename(columns={"value": "true_effect"})
+    out = headline.merge(truth, on=["outcome", "estimand"], how="left", validate="many_to_one")
+    out["covered"] = (out["conf_low"] <= out["true_effect"]) & (
+        out["true_effect"] <= out["conf_high"]
+    )
+    return out
+
+
+def format_effect_table(comparison: pd.DataFrame, labels: dict[str, str],
+                        digits: int = 2) -> pd.DataFrame:
+    """A readable table of effects: estimate with its 95% CI, p-value, N, truth, coverage.
+
+    Examples
+    --------
+    >>> row = pd.DataFrame({"outcome": ["y"], "estimand": ["itt"], "estimate": [1.234],
+    ...     "conf_low": [0.5], "conf_high": [2.0], "p_value": [0.01], "n_obs": [100],
+    ...     "n_clusters": [10], "true_effect": [1.0], "covered": [True]})
+    >>> format_effect_table(row, {"y": "Income"}).iloc[0]["Estimate [95% CI]"]
+    '1.23 [0.50, 2.00]'
+    """
+    def number(value: float) -> str:
+        return "" if pd.isna(value) else f"{value:,.{digits}f}"
+
+    table = pd.DataFrame({
+        "Outcome": comparison["outcome"].map(lambda name: labels.get(name, name)),
+        "Estimand": comparison["estimand"],
+        "Estimate [95% CI]": [
+            f"{number(e)} [{number(lo)}, {number(hi)}]" for e, lo, hi in
+            zip(comparison["estimate"], comparison["conf_low"], comparison["conf_high"],
+                strict=True)
+        ],
+        "p-value": comparison["p_value"].map(lambda p: f"{p:.3f}"),
+        "N": comparison["n_obs"].astype("Int64"),
+        "Clusters": comparison["n_clusters"].astype("Int64"),
+        "True effect": comparison["true_effect"].map(number),
+        "CI covers truth": comparison["covered"].map({True: "yes", False: "no"}),
+    })
+    return table.reset_index(drop=True)
+
+
+def effect_figure(comparison: pd.DataFrame, labels: dict[str, str], *,
+                  title: str = "") -> Figure:
+    """One small panel per outcome: estimate, 95% CI and the true effect.
+
+    Each outcome keeps its own units and axis; the dashed line marks zero.
+
+    Examples
+    --------
+    >>> fig = effect_figure(pd.DataFrame({"outcome": ["y"], "estimand": ["itt"],
+    ...     "estimate": [1.0], "conf_low": [0.5], "conf_high": [1.5], "true_effect": [1.2]}),
+    ...     {"y": "Income"})
+    >>> len(fig.axes)
+    1
+    """
+    rows = len(comparison)
+    figure = Figure(figsize=(7.5, 0.9 * rows + 0.8), layout="constrained")
+    axes = np.atleast_1d(figure.subplots(rows, 1, squeeze=False)[:, 0])
+    for axis, (_, row) in zip(axes, comparison.iterrows(), strict=True):
+        axis.hlines(0, row["conf_low"], row["conf_high"], color="#1f5f8b", linewidth=3)
+        axis.plot([row["estimate"]], [0], "o", color="#1f5f8b", label="estimate, 95% CI")
+        if pd.notna(row.get("true_effect")):
+            axis.plot([row["true_effect"]], [0], "x", color="#c0392b", markersize=10,
+                      markeredgewidth=2, label="true effect")
+        axis.axvline(0, color="grey", linestyle="--", linewidth=0.8)
+        low = min(row["conf_low"], row.get("true_effect", row["conf_low"]), 0)
+        high = max(row["conf_high"], row.get("true_effect", row["conf_high"]), 0)
+        margin = 0.08 * (high - low or 1)
+        axis.set_xlim(low - margin, high + margin)
+        axis.set_yticks([])
+        axis.set_ylabel(f"{labels.get(row['outcome'], row['outcome'])}\n({row['estimand']})",
+                        rotation=0, ha="right", va="center", fontsize=9)
+        axis.spines[["left", "right", "top"]].set_visible(False)
+    axes[0].legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncols=2, frameon=False,
+                   fontsize=8)
+    if title:
+        figure.suptitle(title, fontsize=11)
+    return figure
+
+
+def small_cells_suppressed(table: pd.DataFrame, count_columns: list[str],
+                           min_cell_size: int = 5) -> pd.DataFrame:
+    """Replace counts of fewer than ``min_cell_size`` people (but more than 0) by ``"<n"``.
+
+    Examples
+    --------
+    >>> small_cells_suppressed(pd.DataFrame({"n": [3, 40]}), ["n"])["n"].tolist()
+    ['<5', '40']
+    """
+    out = table.copy()
+    for column in count_columns:
+        out[column] = [
+            f"<{min_cell_size}" if pd.notna(v) and 0 < v < min_cell_size else
+            ("" if pd.isna(v) else f"{int(v)}") for v in table[column]
+        ]
+    return out

@@ -1,0 +1,256 @@
+"""Run one evaluation: validate, execute the chain with papermill, convert, write the manifest.
+
+A run is built in a hidden working directory next to its final place and renamed into place only
+when every notebook has succeeded, so a run directory that exists is always complete. A failing
+cell stops the run: the working directory is renamed ``<run_id>.failed`` with the partly executed
+notebook kept for inspection, and :class:`~doorstep.errors.RunError` names the notebook and cell.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+import yaml
+
+from doorstep.config import load_config
+from doorstep.errors import ConfigError, RunError
+from doorstep.io.encoding import sha256_of
+
+CHAIN = ("01_clean", "02_balance", "03_impact", "04_report")
+NOTEBOOK_PARAMETERS = {"config_path": str, "run_dir": str, "seed": int}
+REPORT_NOTEBOOK = "04_report"
+_VERSIONED_PACKAGES = ("doorstep", "numpy", "pandas", "scipy", "statsmodels", "matplotlib",
+                       "seaborn", "papermill", "nbconvert", "ipykernel", "openpyxl", "pyarrow")
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """Where a finished run's files are."""
+
+    programme: str
+    run_dir: Path
+    index_html: Path
+    estimates_csv: Path
+    manifest: Path
+
+
+def find_notebooks_dir(start: Path | None = None) -> Path:
+    """Find the project's ``notebooks/`` folder, searching upwards from ``start`` and the cwd.
+
+    Raises
+    ------
+    ConfigError
+        If no folder holding the chain's notebooks is found.
+    """
+    candidates = []
+    for origin in filter(None, (start, Path.cwd(), Path(__file__).resolve())):
+        origin = origin.resolve()
+        candidates += [folder / "notebooks" for folder in (origin, *origin.parents)]
+    for folder in candidates:
+        if all((folder / f"{name}.ipynb").is_file() for name in CHAIN):
+            return folder
+    raise ConfigError(
+        f"cannot find the notebooks {list(CHAIN)}: looked for a notebooks/ folder above "
+        f"{start or Path.cwd()}; run from inside the project or pass --notebooks DIR"
+    )
+
+
+def _project_root(notebooks_dir: Path) -> Path:
+    return notebooks_dir.parent
+
+
+def _git_commit(folder: Path) -> str | None:
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True,
+                                text=True, timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=folder, capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return commit + ("-dirty" if dirty.strip() else "")
+
+
+def _versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for package in _VERSIONED_PACKAGES:
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = "not installed"
+    return versions
+
+
+def _check_parameters(notebook: Path, parameters: dict[str, object]) -> None:
+    """Fail before any kernel starts when a parameter is unknown to the notebook or ill-typed."""
+    import papermill
+
+    declared = papermill.inspect_notebook(str(notebook))
+    unknown = sorted(set(parameters) - set(declared))
+    if unknown:
+        raise ConfigError(
+            f"{notebook.name}: unknown parameters {unknown}; the notebook declares "
+            f"{sorted(declared)}"
+        )
+    for name, value in parameters.items():
+        expected = NOTEBOOK_PARAMETERS.get(name)
+        if expected is not None and not isinstance(value, expected):
+            raise ConfigError(
+                f"{notebook.name}: parameter {name!r}: expected {expected.__name__}, "
+                f"found {value!r}"
+            )
+
+
+def _to_html(notebook: Path, target: Path, *, show_code: bool) -> None:
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(template_name="lab")
+    exporter.exclude_input = not show_code
+    exporter.exclude_input_prompt = True
+    exporter.exclude_output_prompt = True
+    body, _ = exporter.from_notebook_node(nbformat.read(notebook, as_version=4))
+    target.write_text(body, encoding="utf-8")
+
+
+def _free_name(path: Path) -> Path:
+    if not path.exists():
+        return path
+    for number in range(2, 10_000):
+        candidate = path.with_name(f"{path.name}-{number}")
+        if not candidate.exists():
+            return candidate
+    raise RunError(f"{path}: too many runs with this name")
+
+
+def run_evaluation(
+    config_path: str | Path,
+    *,
+    run_dir: str | Path | None = None,
+    overrides: list[str] | tuple[str, ...] = (),
+    seed: int = 20240301,
+    show_code: bool = False,
+    notebooks_dir: str | Path | None = None,
+    kernel_name: str = "python3",
+) -> RunOutcome:
+    """Run the notebook chain for one evaluation config.
+
+    Parameters
+    ----------
+    config_path
+        ``surveys/<programme>/evaluation.yaml``.
+    run_dir
+        The run's directory; default ``reports/<programme>/<timestamp>-seed<seed>``.
+    overrides
+        ``key=value`` overrides of the config (``doorstep run --set``).
+    seed
+        Passed to every notebook.
+    show_code
+        Keep code cells in the HTML output.
+
+    Returns
+    -------
+    RunOutcome
+
+    Raises
+    ------
+    ConfigError
+        Before any kernel starts, for a bad config, override or parameter.
+    RunError
+        When a notebook cell fails; names the notebook, the cell and the kept notebook.
+
+    Examples
+    --------
+    >>> outcome = run_evaluation("surveys/caring_mothers/evaluation.yaml")  # doctest: +SKIP
+    >>> print(outcome.index_html)  # doctest: +SKIP
+    """
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    config = load_config(config_path, overrides)
+    notebooks = Path(notebooks_dir).resolve() if notebooks_dir else find_notebooks_dir(
+        config.path.parent
+    )
+    if run_dir is None:
+        run_dir = (_project_root(notebooks) / "reports" / config.programme
+                   / f"{time.strftime('%Y%m%d-%H%M%S')}-seed{seed}")
+        run_dir = _free_name(run_dir)
+    final = Path(run_dir).resolve()
+    if final.exists():
+        raise ConfigError(f"{final}: the run directory exists already; choose another --run-dir")
+    work = final.with_name(f".{final.name}.partial-{os.getpid()}")
+    if work.exists():
+        shutil.rmtree(work)
+    (work / "notebooks").mkdir(parents=True)
+
+    resolved_config = work / "config.yaml"
+    resolved_config.write_text(
+        yaml.safe_dump(config.as_dict(), allow_unicode=True, sort_keys=True), encoding="utf-8"
+    )
+    parameters = {"config_path": str(resolved_config), "run_dir": str(work), "seed": seed}
+    for name in CHAIN:
+        _check_parameters(notebooks / f"{name}.ipynb", parameters)
+
+    timings: dict[str, float] = {}
+    for name in CHAIN:
+        executed = work / "notebooks" / f"{name}.ipynb"
+        started = time.perf_counter()
+        try:
+            papermill.execute_notebook(
+                str(notebooks / f"{name}.ipynb"), str(executed), parameters=parameters,
+                kernel_name=kernel_name, cwd=str(notebooks), progress_bar=False,
+                log_output=False, report_mode=False,
+            )
+        except PapermillExecutionError as error:
+            failed = _free_name(final.with_name(f"{final.name}.failed"))
+            work.rename(failed)
+            kept = failed / "notebooks" / f"{name}.ipynb"
+            raise RunError(
+                f"{name}.ipynb failed in cell {error.cell_index} (execution count "
+                f"{error.exec_count}): {error.ename}: {error.evalue}\n"
+                f"The partly executed notebook is kept at {kept}"
+            ) from None
+        timings[name] = round(time.perf_counter() - started, 3)
+        html_name = "index.html" if name == REPORT_NOTEBOOK else f"{name}.html"
+        _to_html(executed, work / html_name, show_code=show_code)
+
+    for required in ("estimates.csv",):
+        if not (work / required).is_file():
+            failed = _free_name(final.with_name(f"{final.name}.failed"))
+            work.rename(failed)
+            raise RunError(f"the chain finished without writing {required}; see {failed}")
+
+    manifest = {
+        "programme": config.programme,
+        "run_id": final.name,
+        "seed": seed,
+        "parameters": {"config": str(config.path), "overrides": list(overrides),
+                       "show_code": show_code},
+        "config": config.as_dict(),
+        "inputs": {key: {"path": str(path), "sha256": sha256_of(path)}
+                   for key, path in sorted(config.inputs().items())},
+        "notebooks": {name: {"path": str(notebooks / f"{name}.ipynb"),
+                             "sha256": sha256_of(notebooks / f"{name}.ipynb"),
+                             "seconds": timings[name]} for name in CHAIN},
+        "outputs": {path.name: sha256_of(path) for path in sorted(work.glob("*.csv"))},
+        "versions": _versions(),
+        "git_commit": _git_commit(notebooks),
+        "platform": {"system": platform.system(), "machine": platform.machine(),
+                     "python_executable": sys.executable},
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    (work / "manifest.json").write_text(
+        json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=True), encoding="utf-8"
+    )
+    final.parent.mkdir(parents=True, exist_ok=True)
+    work.rename(final)
+    return RunOutcome(config.programme, final, final / "index.html", final / "estimates.csv",
+                      final / "manifest.json")
