@@ -1,0 +1,33 @@
+"""Estimation: treatment effects with the inference researchers expect from Stata and R.
+
+``doorstep.estimate`` owns the estimators (``regress``, ``difference_in_means``, ``ancova``,
+``iv``, ``balance_table``, ``staggered_did``), the covariance estimators they share
+(``doorstep.estimate.covariance``) and the one result type every estimator returns
+(:class:`EstimationResult`, with ``tidy()``). Estimators are pure functions of a frame and
+keyword options: they never change the caller's frame and their results never hold it.
+This sub-package must not import ``doorstep.io``, ``doorstep.report``, ``doorstep.run`` or
+notebook code.
+"""
+
+from doorstep.estimate.balance import BalanceTable, balance_table
+from doorstep.estimate.covariance import IMPLEMENTED_VCOV_TYPES, VCOV_TYPES
+from doorstep.estimate.iv import iv
+from doorstep.estimate.linear import ancova, difference_in_means, regress
+from doorstep.estimate.result import TIDY_COLUMNS, EstimationResult, WaldTest
+from doorstep.estimate.staggered import StaggeredResult, staggered_did
+
+__all__ = [
+    "IMPLEMENTED_VCOV_TYPES",
+    "TIDY_COLUMNS",
+    "VCOV_TYPES",
+    "BalanceTable",
+    "EstimationResult",
+    "StaggeredResult",
+    "WaldTest",
+    "ancova",
+    "balance_table",
+    "difference_in_means",
+    "iv",
+    "regress",
+    "staggered_did",
+]

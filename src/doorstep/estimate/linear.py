@@ -1,0 +1,468 @@
+"""Linear estimators: OLS/WLS with absorbed fixed effects, difference in means and ANCOVA.
+
+This module owns :func:`regress`, :func:`difference_in_means` and :func:`ancova`, and the shared
+steps every linear estimator takes: pick the columns, drop (and count) rows with missing values,
+cast to float64, weight, absorb fixed effects, fit, and hand the scores to
+``doorstep.estimate.covariance``. It must not import ``doorstep.io``, ``doorstep.report``,
+``doorstep.run`` or notebook code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from doorstep.errors import ConfigError, EstimationError
+from doorstep.estimate import _within
+from doorstep.estimate._checks import (
+    as_names,
+    check_columns,
+    check_frame,
+    dense_codes,
+    factor_codes,
+    numeric_column,
+)
+from doorstep.estimate.covariance import resolve_vcov, sandwich
+from doorstep.estimate.result import EstimationResult
+
+__all__ = ["ancova", "difference_in_means", "regress"]
+
+INTERCEPT = "intercept"
+
+
+@dataclasses.dataclass(frozen=True)
+class _Sample:
+    """Complete-case arrays drawn from a frame (never the frame itself)."""
+
+    numeric: dict[str, np.ndarray]
+    weights: np.ndarray
+    factors: list[tuple[np.ndarray, int]]
+    clusters: np.ndarray | None
+    n_obs: int
+    n_dropped_missing: int
+    n_dropped_zero_weight: int
+
+    def extras(self) -> dict[str, int]:
+        return {
+            "n_dropped_missing": self.n_dropped_missing,
+            "n_dropped_zero_weight": self.n_dropped_zero_weight,
+        }
+
+
+def _sample(
+    data: pd.DataFrame,
+    *,
+    numeric: dict[str, str],
+    fixed_effects: tuple[str, ...],
+    weights: str | None,
+    cluster: str | None,
+) -> _Sample:
+    """Extract the model columns, dropping rows with a missing value in any used column.
+
+    ``numeric`` maps column name -> role (for messages). Rows with zero weight are dropped and
+    counted separately; negative weights are an error.
+    """
+    check_frame(data)
+    roles: dict[str, tuple[str, ...]] = {}
+    for column, role in numeric.items():
+        roles.setdefault(role, ())
+        roles[role] += (column,)
+    roles["fixed_effects"] = fixed_effects
+    roles["weights"] = as_names("weights", weights)
+    roles["cluster"] = as_names("cluster", cluster)
+    check_columns(data, roles)
+    arrays = {column: numeric_column(data, column, role) for column, role in numeric.items()}
+    keep = np.ones(len(data), dtype=bool)
+    for values in arrays.values():
+        keep &= ~np.isnan(values)
+    codes = [factor_codes(data, column) for column in fixed_effects]
+    for code in codes:
+        keep &= code >= 0
+    cluster_codes = factor_codes(data, cluster) if cluster is not None else None
+    if cluster_codes is not None:
+        keep &= cluster_codes >= 0
+    if weights is not None:
+        weight_values = numeric_column(data, weights, "weights")
+        keep &= ~np.isnan(weight_values)
+        if np.any(weight_values[keep] < 0):
+            raise EstimationError(f"column {weights!r} (weights) holds negative values")
+    else:
+        weight_values = np.ones(len(data))
+    n_missing = int((~keep).sum())
+    zero = keep & (weight_values == 0)
+    keep &= ~zero
+    n_obs = int(keep.sum())
+    if n_obs == 0:
+        raise EstimationError(
+            "no rows are left after dropping rows with missing values in "
+            f"{', '.join(list(numeric) + list(fixed_effects))}"
+        )
+    return _Sample(
+        numeric={column: values[keep] for column, values in arrays.items()},
+        weights=weight_values[keep],
+        factors=[dense_codes(code[keep]) for code in codes],
+        clusters=dense_codes(cluster_codes[keep])[0] if cluster_codes is not None else None,
+        n_obs=n_obs,
+        n_dropped_missing=n_missing,
+        n_dropped_zero_weight=int(zero.sum()),
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class _LinearFit:
+    coefficients: np.ndarray
+    covariance: np.ndarray
+    df: float
+    n_clusters: int | None
+    label: str
+    n_params: int
+
+
+def _check_rank(
+    matrix: np.ndarray,
+    names: Sequence[str],
+    absorbed: bool,
+    original: np.ndarray | None = None,
+) -> None:
+    """Raise EstimationError naming a regressor that is constant or collinear with the others.
+
+    ``original`` holds the columns before the within transformation; a column whose norm fell
+    below 1e-10 of its original norm has no variation within the fixed effects.
+    """
+    scale = np.sqrt((matrix**2).sum(axis=0))
+    before = np.sqrt(((matrix if original is None else original) ** 2).sum(axis=0))
+    for position, name in enumerate(names):
+        if scale[position] <= 1e-10 * before[position] or scale[position] == 0:
+            where = " within the fixed effects" if absorbed else ""
+            raise EstimationError(
+                f"column {name!r} has no variation{where}; it cannot be estimated"
+            )
+    if np.linalg.matrix_rank(matrix / scale) < matrix.shape[1]:
+        for position in range(2, matrix.shape[1] + 1):
+            block = matrix[:, :position] / scale[:position]
+            if np.linalg.matrix_rank(block) < position:
+                raise EstimationError(
+                    f"column {names[position - 1]!r} is collinear with "
+                    f"{', '.join(repr(name) for name in names[: position - 1])}"
+                    f"{' and the fixed effects' if absorbed else ''}; drop one of them"
+                )
+
+
+def _fit_linear(
+    outcome: np.ndarray,
+    regressors: np.ndarray,
+    names: tuple[str, ...],
+    sample: _Sample,
+    *,
+    vcov: str,
+    cluster: str | None,
+    fixed_effects: tuple[str, ...],
+) -> _LinearFit:
+    """WLS of ``outcome`` on ``regressors`` (plus an intercept, or absorbed fixed effects)."""
+    weights = sample.weights
+    if sample.factors:
+        stacked = _within.demean(
+            np.column_stack([outcome, regressors]), sample.factors, weights, names=fixed_effects
+        )
+        y, x = stacked[:, 0], stacked[:, 1:]
+        n_absorbed, _ = _within.absorbed_parameters(
+            sample.factors, sample.clusters if vcov == "cluster" else None
+        )
+    else:
+        y, x = outcome, regressors
+        n_absorbed = 0
+    root = np.sqrt(weights)
+    y_w = y * root
+    x_w = x * root[:, None]
+    _check_rank(x_w, names, absorbed=bool(sample.factors), original=regressors * root[:, None])
+    bread = np.linalg.inv(x_w.T @ x_w)
+    coefficients = bread @ (x_w.T @ y_w)
+    residuals = y_w - x_w @ coefficients
+    leverage = None
+    if vcov in ("hc2", "hc3"):
+        leverage = np.einsum("ij,jk,ik->i", x_w, bread, x_w)
+        if len(sample.factors) == 1:
+            codes, n_levels = sample.factors[0]
+            leverage = leverage + _within.single_factor_leverage(codes, n_levels, weights)
+        elif len(sample.factors) > 1:
+            raise EstimationError(
+                f"vcov={vcov!r} with more than one absorbed fixed effect is not implemented; "
+                "use vcov='hc1' or 'cluster'"
+            )
+    n_params = x.shape[1] + n_absorbed
+    covariance = sandwich(
+        x_w,
+        residuals,
+        bread,
+        kind=vcov,
+        n_params=n_params,
+        clusters=sample.clusters,
+        cluster_name=cluster,
+        leverage=leverage,
+    )
+    return _LinearFit(
+        coefficients,
+        covariance.covariance,
+        covariance.df,
+        covariance.n_clusters,
+        covariance.label,
+        n_params,
+    )
+
+
+def _check_keywords(fixed_effects, weights, cluster) -> tuple[str, ...]:
+    fixed = as_names("fixed_effects", fixed_effects)
+    for name, value in (("weights", weights), ("cluster", cluster)):
+        if value is not None and not isinstance(value, str):
+            raise ConfigError(f"{name} must be one column name or None, found {value!r}")
+    return fixed
+
+
+def _design(sample: _Sample, columns: Sequence[str]) -> np.ndarray:
+    matrix = np.column_stack([sample.numeric[column] for column in columns])
+    if not sample.factors:
+        matrix = np.column_stack([matrix, np.ones(sample.n_obs)])
+    return matrix
+
+
+def regress(
+    data: pd.DataFrame,
+    outcome: str,
+    regressors: str | Sequence[str],
+    *,
+    fixed_effects: str | Sequence[str] = (),
+    weights: str | None = None,
+    cluster: str | None = None,
+    vcov: str | None = None,
+) -> EstimationResult:
+    """Least squares (OLS, or WLS with ``weights=``) with optional absorbed fixed effects.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per observation. It is not changed.
+    outcome : str
+        Outcome column.
+    regressors : str or sequence of str
+        Regressor columns; the first is the main term. An ``intercept`` term is added unless
+        fixed effects are absorbed.
+    fixed_effects : str or sequence of str, optional
+        Categorical columns absorbed by the within transformation (alternating projections for
+        several; no dummy matrices). Absorbed levels count in K as reghdfe counts them (see
+        ``doorstep.estimate._within``); with ``vcov="cluster"``, factors nested within the
+        clusters are not counted (reghdfe, ``xtreg, fe``), unlike ``areg``.
+    weights : str, optional
+        Analytic or probability weights (WLS); they enter point estimates and the sandwich.
+        Rows with zero weight are dropped and counted in ``extras["n_dropped_zero_weight"]``.
+    cluster : str, optional
+        Cluster column; makes ``vcov="cluster"`` the default.
+    vcov : {"iid", "hc1", "hc2", "hc3", "cluster", "cr2"}, optional
+        Covariance type (see ``doorstep.estimate.covariance``); default ``"cluster"`` with
+        ``cluster=``, else ``"hc1"``. ``"cr2"`` is not implemented yet.
+
+    Returns
+    -------
+    EstimationResult
+        ``estimator="ols"`` (``"wls"`` with weights); ``extras`` holds ``n_dropped_missing``,
+        ``n_dropped_zero_weight``, ``n_params`` (K) and ``fixed_effects``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> frame = pd.DataFrame({"y": [1.0, 2.0, 2.5, 4.5, 5.0], "x": [0, 1, 2, 3, 4]})
+    >>> result = regress(frame, "y", ["x"], vcov="iid")
+    >>> round(result.estimate, 2), result.terms
+    (1.05, ('x', 'intercept'))
+    """
+    fixed = _check_keywords(fixed_effects, weights, cluster)
+    kind = resolve_vcov(vcov, cluster)
+    if not isinstance(outcome, str):
+        raise ConfigError(f"outcome must be one column name, found {outcome!r}")
+    names = as_names("regressors", regressors)
+    if not names:
+        raise ConfigError("regressors must name at least one column")
+    if len(set(names)) < len(names) or outcome in names:
+        raise ConfigError(f"regressors {list(names)} repeat a column or include the outcome")
+    numeric = {outcome: "outcome", **dict.fromkeys(names, "regressor")}
+    sample = _sample(data, numeric=numeric, fixed_effects=fixed, weights=weights, cluster=cluster)
+    terms = names if fixed else (*names, INTERCEPT)
+    fit = _fit_linear(
+        sample.numeric[outcome],
+        _design(sample, names),
+        terms,
+        sample,
+        vcov=kind,
+        cluster=cluster,
+        fixed_effects=fixed,
+    )
+    return EstimationResult(
+        outcome=outcome,
+        estimator="wls" if weights is not None else "ols",
+        terms=terms,
+        coefficients=fit.coefficients,
+        covariance=fit.covariance,
+        n_obs=sample.n_obs,
+        n_clusters=fit.n_clusters,
+        inference=fit.label,
+        df=fit.df,
+        main_term=names[0],
+        extras={**sample.extras(), "n_params": fit.n_params, "fixed_effects": fixed},
+    )
+
+
+def _check_binary_treatment(data: pd.DataFrame, treatment: str) -> None:
+    check_frame(data)
+    check_columns(data, {"treatment": (treatment,)})
+    values = numeric_column(data, treatment, "treatment")
+    observed = np.unique(values[~np.isnan(values)])
+    if observed.size < 2:
+        found = "no non-missing values" if observed.size == 0 else f"every row is {observed[0]:g}"
+        raise EstimationError(
+            f"treatment column {treatment!r} has no variation ({found}); an effect cannot be "
+            "estimated"
+        )
+    if not set(observed.tolist()) <= {0.0, 1.0}:
+        raise EstimationError(
+            f"treatment column {treatment!r} must be coded 0/1, found values "
+            f"{observed[:6].tolist()}"
+        )
+
+
+def difference_in_means(
+    data: pd.DataFrame,
+    outcome: str,
+    treatment: str,
+    *,
+    weights: str | None = None,
+    cluster: str | None = None,
+    vcov: str | None = None,
+) -> EstimationResult:
+    """Difference in (weighted) means of ``outcome`` between treated (1) and control (0).
+
+    The regression of ``outcome`` on ``treatment`` and an intercept, with the covariance chosen by
+    ``vcov`` (default ``"cluster"`` when ``cluster=`` is given, else ``"hc1"``).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> frame = pd.DataFrame({"y": [1.0, 2.0, 4.0, 6.0], "d": [0, 0, 1, 1]})
+    >>> difference_in_means(frame, "y", "d").estimate
+    3.5
+    """
+    _check_binary_treatment(data, treatment)
+    result = regress(data, outcome, [treatment], weights=weights, cluster=cluster, vcov=vcov)
+    return dataclasses.replace(result, estimator="difference_in_means")
+
+
+def ancova(
+    data: pd.DataFrame,
+    outcome: str,
+    treatment: str,
+    *,
+    covariates: str | Sequence[str] = (),
+    baseline_outcome: str | None = None,
+    strata: str | Sequence[str] | None = None,
+    interacted: bool = False,
+    weights: str | None = None,
+    cluster: str | None = None,
+    vcov: str | None = None,
+) -> EstimationResult:
+    """Covariate-adjusted treatment effect (ANCOVA), optionally Lin's fully interacted version.
+
+    Regresses ``outcome`` on ``treatment``, ``baseline_outcome`` and ``covariates`` with the
+    randomisation ``strata`` absorbed as fixed effects. With ``interacted=True`` (Lin 2013) the
+    covariates (baseline outcome included) are centred at their (weighted) means in the
+    estimation sample and interacted with the treatment, so the treatment coefficient is the
+    average effect.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per unit; not changed.
+    outcome, treatment : str
+        Outcome column and treatment column coded 0/1 (the main term).
+    covariates : str or sequence of str, optional
+        Baseline covariates.
+    baseline_outcome : str, optional
+        Baseline measure of the outcome, entered as the first covariate.
+    strata : str or sequence of str, optional
+        Randomisation strata, absorbed as fixed effects.
+    interacted : bool, default False
+        Lin (2013) fully interacted adjustment with centred covariates; interaction terms are
+        named ``"<treatment>:<covariate>"``.
+    weights, cluster, vcov
+        As in :func:`regress`.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> frame = pd.DataFrame({"y": [1.0, 2.0, 4.0, 6.0, 3.0, 5.5], "d": [0, 0, 1, 1, 0, 1],
+    ...                       "y0": [1.0, 2.0, 2.0, 3.0, 2.5, 2.5]})
+    >>> result = ancova(frame, "y", "d", baseline_outcome="y0")
+    >>> result.estimator, result.terms
+    ('ancova', ('d', 'y0', 'intercept'))
+    """
+    if not isinstance(interacted, bool):
+        raise ConfigError(f"interacted must be True or False, found {interacted!r}")
+    if baseline_outcome is not None and not isinstance(baseline_outcome, str):
+        raise ConfigError(f"baseline_outcome must be one column name, found {baseline_outcome!r}")
+    covariate_names = as_names("baseline_outcome", baseline_outcome) + as_names(
+        "covariates", covariates
+    )
+    fixed = as_names("strata", strata)
+    _check_keywords(fixed, weights, cluster)
+    kind = resolve_vcov(vcov, cluster)
+    _check_binary_treatment(data, treatment)
+    if treatment in covariate_names or outcome in covariate_names:
+        raise ConfigError("covariates must not include the outcome or the treatment")
+    numeric = {outcome: "outcome", treatment: "treatment"}
+    numeric.update(dict.fromkeys(covariate_names, "covariate"))
+    sample = _sample(data, numeric=numeric, fixed_effects=fixed, weights=weights, cluster=cluster)
+    treated = sample.numeric[treatment]
+    if np.unique(treated).size < 2:
+        raise EstimationError(
+            f"treatment column {treatment!r} has no variation among the rows with complete data"
+        )
+    columns = [treated] + [sample.numeric[name] for name in covariate_names]
+    terms: tuple[str, ...] = (treatment, *covariate_names)
+    if interacted and covariate_names:
+        centred = []
+        for name in covariate_names:
+            values = sample.numeric[name]
+            centred.append(values - np.average(values, weights=sample.weights))
+        columns = [treated, *centred, *[treated * values for values in centred]]
+        terms = terms + tuple(f"{treatment}:{name}" for name in covariate_names)
+    matrix = np.column_stack(columns)
+    if not fixed:
+        matrix = np.column_stack([matrix, np.ones(sample.n_obs)])
+        terms = (*terms, INTERCEPT)
+    fit = _fit_linear(
+        sample.numeric[outcome],
+        matrix,
+        terms,
+        sample,
+        vcov=kind,
+        cluster=cluster,
+        fixed_effects=fixed,
+    )
+    return EstimationResult(
+        outcome=outcome,
+        estimator="ancova",
+        terms=terms,
+        coefficients=fit.coefficients,
+        covariance=fit.covariance,
+        n_obs=sample.n_obs,
+        n_clusters=fit.n_clusters,
+        inference=fit.label,
+        df=fit.df,
+        main_term=treatment,
+        extras={
+            **sample.extras(),
+            "n_params": fit.n_params,
+            "strata": fixed,
+            "interacted": interacted,
+        },
+    )

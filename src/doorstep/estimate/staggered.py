@@ -1,0 +1,599 @@
+"""Staggered difference-in-differences: Callaway and Sant'Anna (2021) group-time effects.
+
+This module owns :func:`staggered_did` (group-time ATT(g,t) on a balanced panel, unconditional
+parallel trends, analytic influence-function standard errors) and its result
+:class:`StaggeredResult` with the aggregations of R's ``did::aggte`` (simple, group, dynamic,
+calendar) and the pre-trend Wald test. Conventions follow R's ``did`` and ``moderndid``: the
+influence function of unit i for a cell is ``n/n_g (dy_i - mean_g)`` for treated units and
+``-n/n_c (dy_i - mean_c)`` for controls, and the covariance is ``IF'IF / n^2`` over the n units
+(cluster sums of the IF when clustering above the unit). It must not import ``doorstep.io``,
+``doorstep.report``, ``doorstep.run`` or notebook code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from doorstep.errors import ConfigError, EstimationError
+from doorstep.estimate._checks import (
+    as_names,
+    check_choice,
+    check_columns,
+    check_frame,
+    numeric_column,
+)
+from doorstep.estimate.result import TIDY_COLUMNS, EstimationResult, WaldTest, wald_test
+
+__all__ = ["StaggeredResult", "staggered_did"]
+
+CONTROL_GROUPS = ("never", "not_yet")
+BASE_PERIODS = ("varying", "universal")
+METHODS = ("reg", "dr", "ipw")
+AGGREGATIONS = ("simple", "group", "dynamic", "calendar")
+_TINY_SE = math.sqrt(np.finfo(float).eps) * 10
+
+
+def _format_value(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+@dataclasses.dataclass(frozen=True)
+class StaggeredResult:
+    """Group-time average treatment effects ATT(g,t) and their influence functions.
+
+    Holds no data frame: only the cell estimates, the influence function of every unit for every
+    cell (n_units x n_cells, needed to aggregate) and each unit's cohort and cluster code.
+
+    Attributes
+    ----------
+    outcome : str
+        Outcome column.
+    groups, times : numpy.ndarray
+        Cohort g and period t of each cell.
+    estimates : numpy.ndarray
+        ATT(g,t) of each cell.
+    influence : numpy.ndarray
+        n_units x n_cells influence functions (R's scaling).
+    unit_cohorts : numpy.ndarray
+        Cohort of every unit (0 = never treated).
+    cluster_codes : numpy.ndarray
+        Cluster code 0..G-1 of every unit (the unit itself when not clustered above it).
+    cluster : str
+        Name of the cluster column (the unit column by default).
+    control_group, base_period : str
+        Options used.
+    anticipation : int
+        Periods of anticipation allowed.
+    extras : dict
+        Units dropped and why, and other counts.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> rows = [(i, t, 3 if i < 20 else 0) for i in range(40) for t in (1, 2, 3, 4)]
+    >>> frame = pd.DataFrame(rows, columns=["id", "t", "g"])
+    >>> frame["y"] = np.random.default_rng(0).normal(size=len(frame)) + (frame.t >= frame.g) * (
+    ...     frame.g > 0)
+    >>> result = staggered_did(frame, "y", "id", "t", "g")
+    >>> result.group_time["time"].tolist()
+    [2, 3, 4]
+    """
+
+    outcome: str
+    groups: np.ndarray = dataclasses.field(repr=False)
+    times: np.ndarray = dataclasses.field(repr=False)
+    estimates: np.ndarray = dataclasses.field(repr=False)
+    influence: np.ndarray = dataclasses.field(repr=False)
+    unit_cohorts: np.ndarray = dataclasses.field(repr=False)
+    cluster_codes: np.ndarray = dataclasses.field(repr=False)
+    cluster: str
+    control_group: str
+    base_period: str
+    anticipation: int
+    extras: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    @property
+    def n_units(self) -> int:
+        """Units in the balanced panel used."""
+        return int(self.unit_cohorts.size)
+
+    @property
+    def n_clusters(self) -> int:
+        """Clusters (units unless clustered above the unit)."""
+        return int(self.cluster_codes.max()) + 1
+
+    def _covariance(self, influence: np.ndarray) -> np.ndarray:
+        sums = np.zeros((self.n_clusters, influence.shape[1]))
+        np.add.at(sums, self.cluster_codes, influence)
+        return sums.T @ sums / self.n_units**2
+
+    @property
+    def covariance(self) -> np.ndarray:
+        """Covariance of the ATT(g,t) estimates from the influence functions."""
+        return self._covariance(self.influence)
+
+    @property
+    def std_errors(self) -> np.ndarray:
+        """Standard errors of ATT(g,t); NaN where (numerically) zero, as R's did reports."""
+        std_errors = np.sqrt(np.clip(np.diag(self.covariance), 0, None))
+        std_errors[std_errors <= _TINY_SE] = np.nan
+        return std_errors
+
+    def group_time_table(self, level: float = 0.95) -> pd.DataFrame:
+        """Frame of ATT(g,t): group, time, estimate, std_error, conf_low, conf_high, post.
+
+        Intervals are pointwise, from the normal distribution; the uniform bands of R's
+        multiplier bootstrap are not implemented yet.
+        """
+        if not 0 < level < 1:
+            raise ConfigError(f"level must be strictly between 0 and 1, found {level!r}")
+        critical = stats.norm.ppf(0.5 + level / 2)
+        std_errors = self.std_errors
+        return pd.DataFrame(
+            {
+                "group": self.groups,
+                "time": self.times,
+                "estimate": self.estimates,
+                "std_error": std_errors,
+                "conf_low": self.estimates - critical * std_errors,
+                "conf_high": self.estimates + critical * std_errors,
+                "post": self.groups <= self.times,
+            }
+        )
+
+    @property
+    def group_time(self) -> pd.DataFrame:
+        """ATT(g,t) with pointwise 95% normal intervals (see ``group_time_table``)."""
+        return self.group_time_table()
+
+    def _inference_label(self) -> str:
+        return f"influence function, clustered by {self.cluster}, normal"
+
+    def tidy(self, level: float = 0.95) -> pd.DataFrame:
+        """ATT(g,t) as a tidy frame with the columns of the design contract."""
+        table = self.group_time_table(level)
+        std_error = table["std_error"]
+        statistic = table["estimate"] / std_error
+        return pd.DataFrame(
+            {
+                "outcome": self.outcome,
+                "estimator": "staggered_did",
+                "term": [
+                    f"ATT(g={_format_value(g)}, t={_format_value(t)})"
+                    for g, t in zip(self.groups, self.times, strict=True)
+                ],
+                "estimate": table["estimate"],
+                "std_error": std_error,
+                "statistic": statistic,
+                "p_value": 2 * stats.norm.sf(np.abs(statistic)),
+                "conf_low": table["conf_low"],
+                "conf_high": table["conf_high"],
+                "n_obs": self.n_units,
+                "n_clusters": pd.array([self.n_clusters] * len(table), dtype="Int64"),
+                "inference": self._inference_label(),
+            },
+            columns=list(TIDY_COLUMNS),
+        )
+
+    def pre_trend_test(self) -> WaldTest:
+        """Wald chi2 test that every pre-treatment ATT(g,t) (g > t) is zero.
+
+        Uses the influence-function covariance; cells with a zero standard error (the reference
+        period under ``base_period="universal"``) are left out, as in R's ``did``.
+        """
+        keep = (self.groups > self.times) & ~np.isnan(self.std_errors)
+        if not keep.any():
+            raise EstimationError(
+                "there are no pre-treatment group-time effects to test (every cohort is treated "
+                "in the second period or the anticipation window covers the pre-periods)"
+            )
+        index = np.flatnonzero(keep)
+        terms = tuple(
+            f"ATT(g={_format_value(self.groups[i])}, t={_format_value(self.times[i])})"
+            for i in index
+        )
+        return wald_test(
+            self.estimates[index],
+            self.covariance[np.ix_(index, index)],
+            df_denom=None,
+            terms=terms,
+        )
+
+    # -- aggregation (R's did::aggte) ------------------------------------------------------------
+    def _weight_influence(self, keepers: np.ndarray, cell_groups: np.ndarray, pg: np.ndarray):
+        """R's ``wif``: influence of estimating the group-share weights (n x len(keepers))."""
+        indicators = (self.unit_cohorts[:, None] == cell_groups[keepers][None, :]).astype(float)
+        centred = indicators - pg[keepers][None, :]
+        total = pg[keepers].sum()
+        first = centred / total
+        second = np.outer(centred.sum(axis=1), pg[keepers] / total**2)
+        return first - second
+
+    def _weighted(self, keepers, cell_groups, pg, estimates, influence):
+        """Share-weighted average of cells ``keepers`` and its influence function (with wif)."""
+        share = pg[keepers] / pg[keepers].sum()
+        estimate = float(share @ estimates[keepers])
+        wif = self._weight_influence(keepers, cell_groups, pg)
+        return estimate, influence[:, keepers] @ share + wif @ estimates[keepers]
+
+    def aggregate(
+        self,
+        kind: Literal["simple", "group", "dynamic", "calendar"] = "simple",
+        *,
+        min_event_time: float | None = None,
+        max_event_time: float | None = None,
+    ) -> EstimationResult:
+        """Aggregate ATT(g,t) as R's ``did::aggte`` does, with its influence functions.
+
+        Parameters
+        ----------
+        kind : {"simple", "group", "dynamic", "calendar"}
+            ``"simple"``: post-treatment cells weighted by cohort size; ``"group"``: average over
+            each cohort's post periods, then over cohorts by size; ``"dynamic"``: by event time
+            e = t - g (the overall effect averages e >= 0); ``"calendar"``: by period.
+        min_event_time, max_event_time : float, optional
+            Event-time window (R's ``min_e``/``max_e``): for ``"dynamic"`` the event times kept,
+            for ``"simple"`` and ``"group"`` the post periods kept (t <= g + max_event_time).
+
+        Returns
+        -------
+        EstimationResult
+            Main term ``"ATT"`` (the overall effect), then ``"group=g"``, ``"event_time=e"`` or
+            ``"period=t"`` terms. The covariance of all terms comes from their influence
+            functions, including the term for estimated weights (R's ``wif``). Pointwise
+            normal inference; uniform bootstrap bands are not implemented yet.
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd
+        >>> rows = [(i, t, 3 if i < 20 else 0) for i in range(40) for t in (1, 2, 3, 4)]
+        >>> frame = pd.DataFrame(rows, columns=["id", "t", "g"])
+        >>> frame["y"] = np.arange(len(frame)) % 7 + 2.0 * (frame.t >= frame.g) * (frame.g > 0)
+        >>> staggered_did(frame, "y", "id", "t", "g").aggregate("group").terms
+        ('ATT', 'group=3')
+        """
+        check_choice("kind", kind, AGGREGATIONS)
+        for name, value in (("min_event_time", min_event_time), ("max_event_time", max_event_time)):
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int | float)
+            ):
+                raise ConfigError(f"{name} must be a number or None, found {value!r}")
+        low = -math.inf if min_event_time is None else float(min_event_time)
+        high = math.inf if max_event_time is None else float(max_event_time)
+        groups, times, estimates, influence = (
+            self.groups,
+            self.times,
+            self.estimates,
+            self.influence,
+        )
+        cohort_list = np.unique(groups)
+        cohort_share = np.array([np.mean(self.unit_cohorts == g) for g in cohort_list])
+        pg = cohort_share[np.searchsorted(cohort_list, groups)]
+        post = (groups <= times) & (times <= groups + high)
+        terms: list[str] = []
+        values: list[float] = []
+        functions: list[np.ndarray] = []
+        if kind == "simple":
+            keepers = np.flatnonzero(post)
+            if keepers.size == 0:
+                raise EstimationError("there are no post-treatment group-time effects to average")
+            overall, overall_if = self._weighted(keepers, groups, pg, estimates, influence)
+        elif kind == "group":
+            kept_groups = []
+            for g in cohort_list:
+                which = np.flatnonzero((groups == g) & post)
+                if which.size == 0:
+                    continue
+                kept_groups.append(g)
+                terms.append(f"group={_format_value(g)}")
+                values.append(float(estimates[which].mean()))
+                functions.append(influence[:, which].mean(axis=1))
+            if not kept_groups:
+                raise EstimationError("there are no post-treatment group-time effects to average")
+            kept = np.array(kept_groups)
+            group_pg = cohort_share[np.searchsorted(cohort_list, kept)]
+            group_estimates = np.array(values)
+            group_influence = np.column_stack(functions)
+            overall, overall_if = self._weighted(
+                np.arange(kept.size), kept, group_pg, group_estimates, group_influence
+            )
+        elif kind == "dynamic":
+            event = times - groups
+            event_list = np.unique(event)
+            event_list = event_list[(event_list >= low) & (event_list <= high)]
+            for e in event_list:
+                which = np.flatnonzero(event == e)
+                estimate, function = self._weighted(which, groups, pg, estimates, influence)
+                terms.append(f"event_time={_format_value(e)}")
+                values.append(estimate)
+                functions.append(function)
+            positive = [i for i, e in enumerate(event_list) if e >= 0]
+            if not positive:
+                raise EstimationError("there are no event times >= 0 to average")
+            overall = float(np.mean([values[i] for i in positive]))
+            overall_if = np.column_stack([functions[i] for i in positive]).mean(axis=1)
+        else:  # calendar
+            for t in np.unique(times[times >= groups.min()]):
+                which = np.flatnonzero((times == t) & (groups <= times))
+                if which.size == 0:
+                    continue
+                estimate, function = self._weighted(which, groups, pg, estimates, influence)
+                terms.append(f"period={_format_value(t)}")
+                values.append(estimate)
+                functions.append(function)
+            if not values:
+                raise EstimationError("there are no post-treatment periods to average")
+            overall = float(np.mean(values))
+            overall_if = np.column_stack(functions).mean(axis=1)
+        all_influence = np.column_stack([overall_if, *functions])
+        return EstimationResult(
+            outcome=self.outcome,
+            estimator=f"staggered_did_{kind}",
+            terms=("ATT", *terms),
+            coefficients=np.array([overall, *values]),
+            covariance=self._covariance(all_influence),
+            n_obs=self.n_units,
+            n_clusters=self.n_clusters,
+            inference=self._inference_label(),
+            df=None,
+            main_term="ATT",
+            extras={
+                "aggregation": kind,
+                "control_group": self.control_group,
+                "base_period": self.base_period,
+                "anticipation": self.anticipation,
+                "n_units": self.n_units,
+                "bands": "pointwise",
+            },
+        )
+
+
+def _constant_within_unit(frame: pd.DataFrame, column: str, role: str) -> None:
+    counts = frame.groupby("__unit", sort=False)[column].nunique(dropna=False)
+    bad = counts[counts > 1]
+    if not bad.empty:
+        raise EstimationError(
+            f"column {column!r} ({role}) must be constant within each unit; unit "
+            f"{bad.index[0]!r} has {int(bad.iloc[0])} different values "
+            f"({len(bad)} units in all)"
+        )
+
+
+def staggered_did(
+    data: pd.DataFrame,
+    outcome: str,
+    unit: str,
+    time: str,
+    cohort: str,
+    *,
+    control_group: Literal["never", "not_yet"] = "never",
+    cluster: str | None = None,
+    anticipation: int = 0,
+    base_period: Literal["varying", "universal"] = "varying",
+    covariates: str | Sequence[str] = (),
+    method: Literal["reg", "dr", "ipw"] = "reg",
+) -> StaggeredResult:
+    """Callaway and Sant'Anna (2021) group-time ATT(g,t) on a balanced panel, no covariates.
+
+    Every cohort g is compared with the never-treated units (``control_group="never"``) or with
+    the units not yet treated by max(t, base period) + anticipation (``"not_yet"``), in the
+    change of ``outcome`` between period t and the base period: for post periods (t >= g) the
+    last period before g - anticipation; for pre periods the previous period
+    (``base_period="varying"``, R's default) or the same base as the post periods
+    (``"universal"``, where the reference cell is reported as 0). Standard errors are analytic,
+    from the influence functions, clustered by unit (or by ``cluster``, which must be constant
+    within unit; R's ``did`` only clusters above the unit in its bootstrap, so this is the
+    analytic analogue without a small-sample factor). Intervals are pointwise normal; the
+    uniform multiplier-bootstrap bands come later.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Long panel, one row per unit and period; not changed.
+    outcome : str
+        Outcome column.
+    unit : str
+        Unit identifier.
+    time : str
+        Period, integer-valued.
+    cohort : str
+        First treated period of the unit, 0 for never treated (constant within unit). Cohorts
+        after the last period are treated as never treated; units treated in the first period
+        are dropped (both counted in ``extras``).
+    control_group : {"never", "not_yet"}, default "never"
+    cluster : str, optional
+        Cluster column above the unit; default: the unit.
+    anticipation : int, default 0
+        Periods before g in which units may already react.
+    base_period : {"varying", "universal"}, default "varying"
+    covariates : sequence of str, default ()
+        Not implemented yet (conditional parallel trends come later); must be empty.
+    method : {"reg", "dr", "ipw"}, default "reg"
+        Only ``"reg"`` (which without covariates is the unconditional estimator) is implemented.
+
+    Returns
+    -------
+    StaggeredResult
+        ``.group_time``, ``.aggregate(kind)``, ``.pre_trend_test()``; ``extras`` counts units
+        dropped for a missing period or value (``n_units_dropped_unbalanced``), units treated
+        in the first period (``n_units_dropped_treated_first_period``), units whose cohort is
+        after the last period (``n_units_late_cohort_as_never``) and skipped cells.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> rows = [(i, t, 3 if i < 20 else 0) for i in range(40) for t in (1, 2, 3, 4)]
+    >>> frame = pd.DataFrame(rows, columns=["id", "t", "g"])
+    >>> frame["y"] = np.arange(len(frame)) % 5 + 2.0 * (frame.t >= frame.g) * (frame.g > 0)
+    >>> round(staggered_did(frame, "y", "id", "t", "g").aggregate("simple").estimate, 6)
+    2.0
+    """
+    check_frame(data)
+    check_choice("control_group", control_group, CONTROL_GROUPS)
+    check_choice("base_period", base_period, BASE_PERIODS)
+    check_choice("method", method, METHODS)
+    if isinstance(anticipation, bool) or not isinstance(anticipation, int) or anticipation < 0:
+        raise ConfigError(f"anticipation must be a whole number >= 0, found {anticipation!r}")
+    if as_names("covariates", covariates):
+        raise EstimationError(
+            "staggered_did with covariates is not implemented yet (only unconditional parallel "
+            "trends); pass covariates=()"
+        )
+    if method != "reg":
+        raise EstimationError(
+            f"staggered_did method={method!r} is not implemented yet; only method='reg' "
+            "(the unconditional estimator) is available"
+        )
+    for name, value in (("outcome", outcome), ("unit", unit), ("time", time), ("cohort", cohort)):
+        if not isinstance(value, str):
+            raise ConfigError(f"{name} must be one column name, found {value!r}")
+    if cluster is not None and not isinstance(cluster, str):
+        raise ConfigError(f"cluster must be one column name or None, found {cluster!r}")
+    check_columns(
+        data,
+        {
+            "outcome": (outcome,),
+            "unit": (unit,),
+            "time": (time,),
+            "cohort": (cohort,),
+            "cluster": as_names("cluster", cluster),
+        },
+    )
+    frame = pd.DataFrame(
+        {
+            "__unit": data[unit].to_numpy(),
+            "__time": numeric_column(data, time, "time"),
+            "__cohort": numeric_column(data, cohort, "cohort"),
+            "__y": numeric_column(data, outcome, "outcome"),
+        }
+    )
+    if cluster is not None and cluster != unit:
+        frame["__cluster"] = data[cluster].to_numpy()
+    if frame["__unit"].isna().any() or frame["__time"].isna().any():
+        raise EstimationError(
+            f"columns {unit!r} (unit) and {time!r} (time) must not have missing values; "
+            f"found {int(frame['__unit'].isna().sum())} and {int(frame['__time'].isna().sum())}"
+        )
+    if not np.all(np.equal(np.mod(frame["__time"].to_numpy(), 1), 0)):
+        raise EstimationError(f"column {time!r} (time) must hold whole numbers (periods)")
+    cohort_values = frame["__cohort"].dropna().to_numpy()
+    if not np.all(np.equal(np.mod(cohort_values, 1), 0)):
+        raise EstimationError(
+            f"column {cohort!r} (cohort) must hold whole numbers (first treated period, 0 if never)"
+        )
+    duplicated = frame.duplicated(["__unit", "__time"])
+    if duplicated.any():
+        first = frame.loc[duplicated].iloc[0]
+        raise EstimationError(
+            f"unit {first['__unit']!r} appears more than once in period {first['__time']:g} "
+            f"({int(duplicated.sum())} duplicated unit-period rows); the panel needs one row per "
+            "unit and period"
+        )
+    _constant_within_unit(frame, "__cohort", f"cohort column {cohort!r}")
+    if "__cluster" in frame:
+        _constant_within_unit(frame, "__cluster", f"cluster column {cluster!r}")
+
+    wide = frame.pivot(index="__unit", columns="__time", values="__y")
+    period_list = wide.columns.to_numpy(dtype=float)
+    unit_info = frame.groupby("__unit", sort=False).first().reindex(wide.index)
+    cohorts = unit_info["__cohort"].to_numpy(dtype=float)
+    complete = ~np.isnan(wide.to_numpy()).any(axis=1) & ~np.isnan(cohorts)
+    if "__cluster" in frame:
+        complete &= unit_info["__cluster"].notna().to_numpy()
+    n_unbalanced = int((~complete).sum())
+    late = complete & (cohorts > period_list.max())
+    cohorts = np.where(late, 0.0, cohorts)
+    first_treated = complete & (cohorts > 0) & (cohorts <= period_list.min())
+    keep = complete & ~first_treated
+    outcomes = wide.to_numpy(dtype=float)[keep]
+    cohorts = cohorts[keep]
+    n_units = int(keep.sum())
+    if n_units == 0:
+        raise EstimationError("no units are left after dropping units missing a period")
+    if np.any(cohorts < 0):
+        raise EstimationError(f"column {cohort!r} (cohort) must be 0 or a period, found negatives")
+    if "__cluster" in frame:
+        cluster_codes = pd.factorize(unit_info["__cluster"].to_numpy()[keep])[0]
+        cluster_name = cluster
+    else:
+        cluster_codes = np.arange(n_units)
+        cluster_name = unit
+    never = cohorts == 0
+    if control_group == "never" and not never.any():
+        raise EstimationError(
+            f"control_group='never' needs never-treated units (cohort 0 in {cohort!r}); there "
+            "are none. Use control_group='not_yet'"
+        )
+    cohort_list = np.unique(cohorts[~never])
+    if cohort_list.size == 0:
+        raise EstimationError(f"no treated units: every unit has cohort 0 in {cohort!r}")
+
+    cell_groups, cell_times, cell_estimates, cell_influence = [], [], [], []
+    skipped: list[tuple[float, float]] = []
+    n_periods = period_list.size
+    first_index = 1 if base_period == "varying" else 0
+    for g in cohort_list:
+        pre = np.flatnonzero(period_list < g - anticipation)
+        for t_index in range(first_index, n_periods):
+            t = period_list[t_index]
+            if base_period == "universal" or g <= t:
+                if pre.size == 0:
+                    skipped.append((g, t))
+                    continue
+                base_index = int(pre[-1])
+            else:
+                base_index = t_index - 1
+            if base_period == "universal" and base_index == t_index:
+                cell_groups.append(g)
+                cell_times.append(t)
+                cell_estimates.append(0.0)
+                cell_influence.append(np.zeros(n_units))
+                continue
+            treated = cohorts == g
+            if control_group == "never":
+                control = never
+            else:
+                limit = max(t, period_list[base_index]) + anticipation
+                control = never | ((cohorts > limit) & (cohorts != g))
+            if not treated.any() or not control.any():
+                skipped.append((g, t))
+                continue
+            change = outcomes[:, t_index] - outcomes[:, base_index]
+            mean_treated = change[treated].mean()
+            mean_control = change[control].mean()
+            function = np.zeros(n_units)
+            function[treated] = n_units / treated.sum() * (change[treated] - mean_treated)
+            function[control] = -n_units / control.sum() * (change[control] - mean_control)
+            cell_groups.append(g)
+            cell_times.append(t)
+            cell_estimates.append(mean_treated - mean_control)
+            cell_influence.append(function)
+    if not cell_estimates:
+        raise EstimationError("no group-time effect could be estimated (no usable comparisons)")
+    return StaggeredResult(
+        outcome=outcome,
+        groups=np.array(cell_groups, dtype=np.int64),
+        times=np.array(cell_times, dtype=np.int64),
+        estimates=np.array(cell_estimates),
+        influence=np.column_stack(cell_influence),
+        unit_cohorts=cohorts,
+        cluster_codes=np.asarray(cluster_codes, dtype=np.int64),
+        cluster=cluster_name,
+        control_group=control_group,
+        base_period=base_period,
+        anticipation=anticipation,
+        extras={
+            "n_units": n_units,
+            "n_units_dropped_unbalanced": n_unbalanced,
+            "n_units_dropped_treated_first_period": int(first_treated.sum()),
+            "n_units_late_cohort_as_never": int(late.sum()),
+            "skipped_cells": tuple(skipped),
+        },
+    )
