@@ -1,0 +1,406 @@
+"""The cleaning run: chain the steps in a fixed order and account for every row and change.
+
+This module owns :func:`run` and :class:`CleanResult`: it turns a spec and an instrument into
+step rules, chains the steps of :mod:`doorstep.clean.steps` in the order below, adds unit id,
+round and source to every log entry, flag and dropped row, masks personal values, checks the
+row accounting and builds the codebook. It must not import ``doorstep.estimate``,
+``doorstep.report`` or ``doorstep.run``.
+
+Order of steps
+--------------
+1. ``duplicate``        exact copies of a row (all columns but record id, source row and
+                        submission time) dropped, the first kept;
+2. ``short_interview``  interviews shorter than ``min_duration_minutes`` dropped;
+3. ``text_normalisation`` full-width to half-width, whitespace trimmed (answer columns);
+4. ``missing_code``     -99/-88/-66 and 不知道/拒答/不适用 to missing, with their meaning;
+5. ``leading_zeros`` / ``id_card_*`` identifier repair and ID card validation;
+6. ``resubmission``     one row per unit and round, the latest submission kept;
+7. ``money_*``          amounts read in yuan, monthly amounts that are annual divided by 12;
+8. ``type_*``           types from the instrument (numbers, numeric codes, dates);
+9. ``constraint``       the instrument's hard constraints;
+10. ``skip_logic``      answers hidden by ``relevant`` set missing;
+11. option columns      ``<var>__<code>`` 0/1 columns for select_multiple (derived, no log);
+12. personal data      personal columns removed (recorded in the codebook, no log).
+Rows are dropped early (1, 2, 6) so that later steps do not log changes to rows that leave.
+
+Examples
+--------
+>>> import pandas as pd
+>>> frame = pd.DataFrame({"child_id": ["1", "2"], "inc_wages": ["三千", "-99"],
+...                       "_record_id": ["a", "b"], "_source_row": [1, 2], "round": [1, 1]})
+>>> result = run(frame, {"unit_id": "child_id", "money": {"variables": ["inc_wages"]}})
+>>> result.data["inc_wages"].tolist()
+[3000.0, nan]
+>>> result.log[["unit_id", "rule"]].values.tolist()
+[['2', 'missing_code'], ['1', 'money_parse']]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from doorstep.clean import steps
+from doorstep.clean.spec import CleaningSpec, validate_spec
+from doorstep.clean.values import is_missing, parse_number, render_value
+from doorstep.errors import DataError
+from doorstep.instrument import Instrument
+
+__all__ = [
+    "FLAG_COLUMNS",
+    "LOG_COLUMNS",
+    "PERSONAL_MASK",
+    "READER_COLUMNS",
+    "AccountingError",
+    "CleanResult",
+    "run",
+]
+
+READER_COLUMNS = ("_record_id", "_submitted_at", "_duration_seconds", "_source_file",
+                  "_source_row")
+PERSONAL_MASK = "<personal>"
+_TRACE_COLUMNS = ("record_id", "source_file", "source_row")
+LOG_COLUMNS = ("unit_id", "round", "variable", "old_value", "new_value", "rule", "reason",
+               *_TRACE_COLUMNS)
+FLAG_COLUMNS = ("unit_id", "round", "variable", "value", "rule", "reason", *_TRACE_COLUMNS)
+_NUMBER_TYPES = frozenset({"integer", "decimal", "range"})
+_DATE_TYPES = frozenset({"date", "datetime", "start", "end", "today"})
+
+
+class AccountingError(RuntimeError):
+    """An internal inconsistency: rows in differ from rows out plus rows dropped."""
+
+
+@dataclass(frozen=True)
+class CleanResult:
+    """The outcome of a cleaning run.
+
+    Attributes
+    ----------
+    data
+        The clean frame, one row per kept interview, personal columns removed.
+    log
+        One row per changed cell: ``unit_id, round, variable, old_value, new_value, rule,
+        reason`` (old and new as text) plus ``record_id, source_file, source_row``.
+    dropped
+        The dropped input rows as they came in, with ``drop_rule`` and ``drop_reason``.
+    flags
+        Values to review, unchanged: ``unit_id, round, variable, value, rule, reason`` plus
+        the trace columns.
+    codebook
+        One row per variable: name, ``label_<language>``, type, allowed values, relevant,
+        constraint, personal, in_data, n_nonmissing, n_missing.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> result = run(pd.DataFrame({"woman_id": ["w1"]}), {"unit_id": "woman_id"})
+    >>> len(result.data), len(result.dropped), len(result.log)
+    (1, 0, 0)
+    """
+
+    data: pd.DataFrame
+    log: pd.DataFrame
+    dropped: pd.DataFrame
+    flags: pd.DataFrame
+    codebook: pd.DataFrame
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What the run knows about the columns before it starts."""
+
+    answer_columns: tuple[str, ...]
+    personal: tuple[str, ...]
+
+
+def _answer_columns(frame: pd.DataFrame, spec: CleaningSpec) -> tuple[str, ...]:
+    skipped = {*READER_COLUMNS, spec.round_column}
+    return tuple(column for column in frame.columns if column not in skipped)
+
+
+def _all_numeric(codes: tuple[str, ...]) -> bool:
+    """True when every code is a plain number that reads back the same ("01" is a label)."""
+    return bool(codes) and all(
+        parse_number(code) is not None and render_value(parse_number(code)) == code
+        for code in codes
+    )
+
+
+def _choice_codes(instrument: Instrument, list_name: str | None) -> tuple[str, ...]:
+    if list_name is None:
+        return ()
+    return tuple(choice.name for choice in instrument.choices.get(list_name, ()))
+
+
+def _type_rule(instrument: Instrument | None, money: tuple[str, ...]) -> steps.TypeRule:
+    if instrument is None:
+        return steps.TypeRule({})
+    kinds, choices, whole = {}, {}, []
+    for question in instrument.questions:
+        if question.name in money:
+            continue
+        codes = _choice_codes(instrument, question.list_name)
+        if question.type in _NUMBER_TYPES:
+            kinds[question.name] = "number"
+            if question.type == "integer":
+                whole.append(question.name)
+        elif question.type in _DATE_TYPES:
+            kinds[question.name] = "date"
+        elif question.type == "select_one":
+            kinds[question.name] = "code_number" if _all_numeric(codes) else "code_text"
+        elif question.type == "select_multiple":
+            kinds[question.name] = "multiple"
+        if codes:
+            choices[question.name] = codes
+    return steps.TypeRule(kinds, choices, tuple(whole))
+
+
+def _steps(spec: CleaningSpec, instrument: Instrument | None, plan: _Plan,
+           ) -> list[tuple[str, Callable[[pd.DataFrame], steps.StepResult]]]:
+    """The steps of a run, in order, each bound to its rule."""
+    unit_and_answers = (spec.unit_id, *plan.answer_columns)
+    codes_columns = [name for name in plan.answer_columns if name != spec.unit_id]
+    missing = steps.MissingCodesRule(
+        {name: spec.missing_codes_for(name) for name in codes_columns}, spec.missing_texts
+    )
+    questions = instrument.questions if instrument is not None else ()
+    constraints = tuple((q.name, q.constraint) for q in questions if q.constraint)
+    relevant = tuple((q.name, q.relevant) for q in questions if q.relevant)
+    options = {
+        q.name: _choice_codes(instrument, q.list_name) for q in questions
+        if q.type == "select_multiple" and instrument is not None
+    }
+    plan_steps: list[tuple[str, Callable[[pd.DataFrame], steps.StepResult]]] = [
+        ("duplicate", lambda f: steps.drop_exact_duplicates(f, steps.DuplicateRule())),
+        ("short_interview",
+         lambda f: steps.drop_short_interviews(f, steps.DurationRule(spec.min_duration_minutes))),
+        ("text", lambda f: steps.normalise_text_columns(f, steps.TextRule(unit_and_answers))),
+        ("missing_codes", lambda f: steps.apply_missing_codes(f, missing)),
+        ("identifiers", lambda f: steps.repair_identifiers(
+            f, steps.IdentifierRule(spec.identifier_widths, spec.id_cards))),
+        ("resubmission", lambda f: steps.drop_resubmissions(
+            f, steps.ResubmissionRule(spec.unit_id, spec.round_column))),
+        ("money", lambda f: steps.parse_money_columns(f, steps.MoneyStepRule(
+            spec.money.variables, spec.money.annual_above, spec.money.unit))),
+        ("types", lambda f: steps.convert_types(f, _type_rule(instrument, spec.money.variables))),
+    ]
+    if spec.constraints:
+        plan_steps.append(
+            ("constraints", lambda f: steps.apply_constraints(
+                f, steps.ConstraintRule(constraints, flag_only=(spec.unit_id,))))
+        )
+    if spec.skip_logic:
+        plan_steps.append(
+            ("skip_logic", lambda f: steps.apply_skip_logic(f, steps.SkipLogicRule(relevant)))
+        )
+    plan_steps += [
+        ("options", lambda f: steps.derive_option_columns(f, steps.OptionColumnsRule(options))),
+        ("personal", lambda f: steps.drop_personal_columns(f, steps.PersonalRule(plan.personal))),
+    ]
+    return plan_steps
+
+
+def _trace(frame: pd.DataFrame, spec: CleaningSpec) -> pd.DataFrame:
+    """Per row label: unit id, round, record id, source file and row, as the frame has them."""
+    def column(name: str) -> pd.Series:
+        if name in frame.columns:
+            return frame[name].astype(object).map(lambda v: None if is_missing(v) else v)
+        return pd.Series(None, index=frame.index, dtype=object)
+
+    return pd.DataFrame({
+        "unit_id": frame[spec.unit_id].map(render_value) if spec.unit_id in frame.columns
+        else None,
+        "round": column(spec.round_column),
+        "record_id": column("_record_id").map(render_value),
+        "source_file": column("_source_file"),
+        "source_row": column("_source_row"),
+    }, index=frame.index)
+
+
+def _attach(entries: pd.DataFrame, trace: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
+    if entries.empty:
+        return pd.DataFrame({name: pd.Series(dtype=object) for name in columns})
+    labels = entries["row"]
+    known = labels.notna() & labels.isin(trace.index)
+    attached = pd.DataFrame(index=entries.index)
+    for name in trace.columns:
+        values = pd.Series(None, index=entries.index, dtype=object)
+        if known.any():
+            values.loc[known] = trace[name].reindex(labels[known]).to_numpy()
+        attached[name] = values
+    merged = pd.concat([attached, entries.drop(columns="row")], axis=1)
+    return merged[list(columns)].reset_index(drop=True)
+
+
+def _mask(table: pd.DataFrame, personal: set[str], value_columns: tuple[str, ...]) -> pd.DataFrame:
+    if table.empty:
+        return table
+    is_personal = table["variable"].isin(personal)
+    updates = {}
+    for name in value_columns:
+        values = table[name]
+        updates[name] = values.where(~(is_personal & values.notna()), PERSONAL_MASK)
+    return table.assign(**updates)
+
+
+def _codebook(source: pd.DataFrame, data: pd.DataFrame, instrument: Instrument | None,
+              personal: tuple[str, ...]) -> pd.DataFrame:
+    languages = instrument.languages if instrument is not None else ()
+    rows: list[dict[str, Any]] = []
+    described: set[str] = set()
+
+    def counts(name: str) -> tuple[int, int]:
+        frame = data if name in data.columns else source
+        if name not in frame.columns:
+            return 0, 0
+        missing = sum(is_missing(value) for value in frame[name])
+        return len(frame) - missing, missing
+
+    if instrument is not None:
+        for question in instrument.questions:
+            if question.name not in source.columns and question.name not in data.columns:
+                continue
+            language = instrument.default_language or (languages[0] if languages else None)
+            allowed = ""
+            if question.list_name:
+                labels = instrument.choice_labels(question.list_name, language or "")
+                allowed = "; ".join(f"{code}={label}" for code, label in labels.items())
+            n_nonmissing, n_missing = counts(question.name)
+            rows.append({
+                "name": question.name,
+                **{f"label_{lang}": question.labels.get(lang) for lang in languages},
+                "type": question.type, "allowed_values": allowed,
+                "relevant": question.relevant, "constraint": question.constraint,
+                "personal": question.name in personal, "in_data": question.name in data.columns,
+                "n_nonmissing": n_nonmissing, "n_missing": n_missing,
+            })
+            described.add(question.name)
+    for name in [*source.columns, *data.columns]:
+        if name in described:
+            continue
+        described.add(name)
+        kind = "reader" if name in READER_COLUMNS else (
+            "derived" if "__" in name and name.rsplit("__", 1)[0] in data.columns
+            else str((data if name in data.columns else source)[name].dtype)
+        )
+        n_nonmissing, n_missing = counts(name)
+        rows.append({
+            "name": name, **{f"label_{lang}": None for lang in languages}, "type": kind,
+            "allowed_values": "", "relevant": None, "constraint": None,
+            "personal": name in personal, "in_data": name in data.columns,
+            "n_nonmissing": n_nonmissing, "n_missing": n_missing,
+        })
+    columns = ["name", *(f"label_{lang}" for lang in languages), "type", "allowed_values",
+               "relevant", "constraint", "personal", "in_data", "n_nonmissing", "n_missing"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def run(
+    frame: pd.DataFrame,
+    spec: Mapping[str, Any] | CleaningSpec,
+    *,
+    instrument: Instrument | None = None,
+) -> CleanResult:
+    """Clean one export (or several rounds stacked) with a full audit trail.
+
+    Parameters
+    ----------
+    frame
+        The reader's frame: answers as text named by the instrument, the reader columns
+        (``_record_id``, ``_submitted_at``, ``_duration_seconds``, ``_source_file``,
+        ``_source_row``) and ``round``. It is never modified.
+    spec
+        The cleaning spec as loaded from YAML (validated here) or a :class:`CleaningSpec`.
+    instrument
+        The questionnaire; gives types, choice lists, constraints, skip logic and personal
+        flags. Without it only the spec's rules apply.
+
+    Returns
+    -------
+    CleanResult
+        Clean data, log, dropped rows, flags and codebook. Rows in = rows out + rows dropped.
+
+    Raises
+    ------
+    ConfigError
+        The spec is invalid.
+    DataError
+        The frame lacks the unit id column or has duplicate column names.
+    AccountingError
+        Internal: the row accounting does not balance.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> frame = pd.DataFrame({"woman_id": ["w1", "w1"], "earnings_month": ["两千五", "3000"],
+    ...                       "_submitted_at": ["2024-03-05", "2024-03-06"]})
+    >>> result = run(frame, {"unit_id": "woman_id", "money": {"variables": ["earnings_month"]}})
+    >>> result.data["earnings_month"].tolist(), result.dropped["drop_rule"].tolist()
+    ([3000.0], ['resubmission'])
+    """
+    if not isinstance(frame, pd.DataFrame):
+        raise DataError(f"expected a pandas DataFrame to clean, found {type(frame).__name__}")
+    spec = validate_spec(spec)
+    if frame.columns.duplicated().any():
+        duplicated = sorted(set(frame.columns[frame.columns.duplicated()]))
+        raise DataError(f"expected unique column names, found repeated columns {duplicated}")
+    if spec.unit_id not in frame.columns:
+        raise DataError(
+            f"column {spec.unit_id!r} (unit_id in {spec.source}): expected in the data, found "
+            f"only {list(frame.columns)[:20]}"
+        )
+    source = frame.reset_index(drop=True)
+    personal = tuple(dict.fromkeys([
+        *(instrument.personal_names if instrument is not None else ()), *spec.personal
+    ]))
+    plan = _Plan(_answer_columns(source, spec), personal)
+
+    working = source
+    traces = [_trace(working, spec)]
+    logs, flags, drops = [], [], []
+    for _name, step in _steps(spec, instrument, plan):
+        result = step(working)
+        logs.append(result.log)
+        flags.append(result.flags)
+        drops.append(result.dropped)
+        working = result.frame
+        traces.append(_trace(working, spec))
+
+    # The latest trace of a row wins: kept rows show their clean unit id, dropped rows the one
+    # they had when they left.
+    trace = pd.concat(traces)
+    trace = trace[~trace.index.duplicated(keep="last")]
+
+    personal_set = set(personal)
+    log = _mask(_attach(pd.concat(logs, ignore_index=True), trace, LOG_COLUMNS), personal_set,
+                ("old_value", "new_value"))
+    flag_table = _mask(_attach(pd.concat(flags, ignore_index=True), trace, FLAG_COLUMNS),
+                       personal_set, ("value",))
+    dropped_reasons = pd.concat(drops, ignore_index=True)
+    dropped_labels = dropped_reasons["row"].tolist()
+    dropped = source.loc[dropped_labels]
+    masked_columns = [name for name in personal if name in dropped.columns]
+    if masked_columns:
+        dropped = dropped.assign(**{
+            name: dropped[name].astype(object).where(dropped[name].isna(), PERSONAL_MASK)
+            for name in masked_columns
+        })
+    dropped = dropped.assign(
+        drop_rule=dropped_reasons["drop_rule"].to_numpy(dtype=object),
+        drop_reason=dropped_reasons["drop_reason"].to_numpy(dtype=object),
+    ).reset_index(drop=True)
+
+    kept_labels = set(working.index)
+    if (len(working) + len(dropped) != len(source) or len(set(dropped_labels)) != len(dropped)
+            or kept_labels & set(dropped_labels)):
+        raise AccountingError(
+            f"row accounting does not balance: {len(source)} rows in, {len(working)} out, "
+            f"{len(dropped)} dropped"
+        )
+    data = working.reset_index(drop=True)
+    codebook = _codebook(source, data, instrument, personal)
+    return CleanResult(data=data, log=log, dropped=dropped, flags=flag_table, codebook=codebook)
