@@ -17,7 +17,8 @@ def _normalise(requirement: str) -> tuple[str, str]:
 
 def test_environment_yml_matches_pyproject():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    wanted = dict(map(_normalise, project["dependencies"] + project["optional-dependencies"]["test"]))
+    requirements = project["dependencies"] + project["optional-dependencies"]["test"]
+    wanted = dict(map(_normalise, requirements))
     environment = yaml.safe_load((ROOT / "environment.yml").read_text())
     listed: dict[str, str] = {}
     for item in environment["dependencies"]:

@@ -37,7 +37,7 @@ def compare_with_truth(
     [True]
     """
     truth = pd.DataFrame(truth_effects)
-    for column in ("subgroup", "group", "time", "event_time"):
+    for column in ("subgroup", "group", "event_time"):
         if column in truth.columns:
             truth = truth[truth[column].isna()]
     truth = truth.loc[:, list(TRUTH_COLUMNS)].rename(columns={"value": "true_effect"})

@@ -8,7 +8,6 @@ notebook kept for inspection, and :class:`~doorstep.errors.RunError` names the n
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import shutil
@@ -24,6 +23,8 @@ import yaml
 from doorstep.config import load_config
 from doorstep.errors import ConfigError, RunError
 from doorstep.io.encoding import sha256_of
+from doorstep.report.guard import PersonalDataError, scan_run_dir
+from doorstep.run.files import write_atomic, write_json
 
 CHAIN = ("01_clean", "02_balance", "03_impact", "04_report")
 NOTEBOOK_PARAMETERS = {"config_path": str, "run_dir": str, "seed": int}
@@ -187,17 +188,15 @@ def run_evaluation(
     if final.exists():
         raise ConfigError(f"{final}: the run directory exists already; choose another --run-dir")
     work = final.with_name(f".{final.name}.partial-{os.getpid()}")
-    if work.exists():
-        shutil.rmtree(work)
-    (work / "notebooks").mkdir(parents=True)
-
     resolved_config = work / "config.yaml"
-    resolved_config.write_text(
-        yaml.safe_dump(config.as_dict(), allow_unicode=True, sort_keys=True), encoding="utf-8"
-    )
     parameters = {"config_path": str(resolved_config), "run_dir": str(work), "seed": seed}
     for name in CHAIN:
         _check_parameters(notebooks / f"{name}.ipynb", parameters)
+    if work.exists():
+        shutil.rmtree(work)
+    (work / "notebooks").mkdir(parents=True)
+    write_atomic(resolved_config,
+                 yaml.safe_dump(config.as_dict(), allow_unicode=True, sort_keys=True))
 
     timings: dict[str, float] = {}
     for name in CHAIN:
@@ -222,11 +221,15 @@ def run_evaluation(
         html_name = "index.html" if name == REPORT_NOTEBOOK else f"{name}.html"
         _to_html(executed, work / html_name, show_code=show_code)
 
-    for required in ("estimates.csv",):
-        if not (work / required).is_file():
-            failed = _free_name(final.with_name(f"{final.name}.failed"))
-            work.rename(failed)
-            raise RunError(f"the chain finished without writing {required}; see {failed}")
+    if not (work / "estimates.csv").is_file():
+        failed = _free_name(final.with_name(f"{final.name}.failed"))
+        work.rename(failed)
+        raise RunError(f"the chain finished without writing estimates.csv; see {failed}")
+    try:
+        scan_run_dir(work)
+    except PersonalDataError:
+        work.rename(_free_name(final.with_name(f"{final.name}.failed")))
+        raise
 
     manifest = {
         "programme": config.programme,
@@ -247,9 +250,7 @@ def run_evaluation(
                      "python_executable": sys.executable},
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    (work / "manifest.json").write_text(
-        json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=True), encoding="utf-8"
-    )
+    write_json(manifest, work / "manifest.json")
     final.parent.mkdir(parents=True, exist_ok=True)
     work.rename(final)
     return RunOutcome(config.programme, final, final / "index.html", final / "estimates.csv",

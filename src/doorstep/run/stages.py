@@ -90,6 +90,7 @@ def build_analysis_data(config: EvaluationConfig, data: pd.DataFrame) -> pd.Data
     if config.design == "staggered_rollout":
         rollout, _ = read_table(files["rollout"])
         return staggered_panel(scored, rollout, cluster=config.cluster, time=TIME,
+                               start_column="cohort",
                                source=str(files["rollout"]))
     villages, _ = read_table(files["villages"])
     applicants, _ = read_table(files["applicants"])
@@ -221,8 +222,9 @@ def estimate_effects(config: EvaluationConfig, analysis: pd.DataFrame) -> Impact
             tidy += [simple.tidy(), by_event_time.tidy()]
             headline.append(_headline(simple, "att_simple"))
             dynamic.append(by_event_time.tidy())
-            pre_trend.append({"outcome": outcome, "statistic": test.statistic,
-                              "df": test.df, "p_value": test.p_value})
+            pre_trend.append({"outcome": outcome, "test": f"Wald {test.distribution}",
+                              "statistic": test.statistic, "restrictions": test.df_num,
+                              "p_value": test.p_value})
         else:
             sample = analysis[(analysis["design"] == "lottery") & (analysis["applied"] == 1)]
             sample = sample.dropna(subset=[outcome, f"{outcome}_baseline"])

@@ -1,0 +1,121 @@
+"""The runner: a complete run directory, reproducible estimates, clear failures, no leftovers."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import nbformat
+import pandas as pd
+import pytest
+
+from doorstep.config import load_config
+from doorstep.errors import ConfigError, RunError
+from doorstep.estimate import TIDY_COLUMNS
+from doorstep.io import sha256_of
+from doorstep.report import scan_run_dir
+from doorstep.run import CHAIN, find_notebooks_dir, run_evaluation
+
+NOTEBOOKS = find_notebooks_dir()
+
+
+@pytest.fixture(scope="module")
+def runs(small_projects, tmp_path_factory):
+    """Each programme run once through the whole chain on small simulated data."""
+    folder = tmp_path_factory.mktemp("runs")
+    return {name: run_evaluation(path, run_dir=folder / name, notebooks_dir=NOTEBOOKS)
+            for name, path in small_projects.items()}
+
+
+def test_run_directory_is_complete(runs):
+    for name, outcome in runs.items():
+        files = {path.name for path in outcome.run_dir.iterdir()}
+        assert {"index.html", "01_clean.html", "02_balance.html", "03_impact.html",
+                "estimates.csv", "manifest.json", "cleaning_log.csv", "codebook.csv",
+                "config.yaml", "truth_comparison.csv", "notebooks"} <= files, name
+        assert not list(outcome.run_dir.parent.glob(".*partial*"))
+        estimates = pd.read_csv(outcome.estimates_csv)
+        assert tuple(estimates.columns) == TIDY_COLUMNS
+        assert estimates["std_error"].gt(0).all()
+        html = outcome.index_html.read_text(encoding="utf-8")
+        assert "Impact report" in html and "data:image/png;base64" in html
+        assert "import pandas" not in html  # code is hidden by default
+        scan_run_dir(outcome.run_dir)  # raises if personal data reached any output
+
+
+def test_manifest_records_inputs_versions_and_timings(runs, small_projects):
+    outcome = runs["caring_mothers"]
+    manifest = json.loads(outcome.manifest.read_text(encoding="utf-8"))
+    for key, entry in manifest["inputs"].items():
+        assert entry["sha256"] == sha256_of(entry["path"]), key
+    assert {"config", "instrument", "cleaning", "source_round1", "source_round4",
+            "design_rollout", "truth"} <= set(manifest["inputs"])
+    assert set(manifest["notebooks"]) == set(CHAIN)
+    assert all(entry["seconds"] > 0 for entry in manifest["notebooks"].values())
+    assert manifest["versions"]["pandas"] == pd.__version__
+    assert manifest["seed"] == 20240301
+    assert manifest["outputs"]["estimates.csv"] == sha256_of(outcome.estimates_csv)
+
+
+def test_headline_intervals_cover_the_simulated_truth(runs, small_projects):
+    """The headline effects' 95% intervals cover the planted truth on a small demo run.
+
+    Over all outcomes and estimators about 1 in 20 intervals may miss; the headline ones at the
+    test seed must not, and every estimate must have a truth to be compared with.
+    """
+    for name, outcome in runs.items():
+        headline = set(load_config(small_projects[name]).headline.values())
+        comparison = pd.read_csv(outcome.run_dir / "truth_comparison.csv")
+        assert comparison["true_effect"].notna().all(), name
+        assert headline <= set(comparison["outcome"]), name
+        main = comparison[comparison["outcome"].isin(headline)]
+        assert main["covered"].all(), main[
+            ["outcome", "estimand", "estimate", "conf_low", "conf_high", "true_effect"]]
+
+
+def test_same_seed_gives_byte_identical_estimates(runs, small_projects, tmp_path):
+    again = run_evaluation(small_projects["caring_mothers"], run_dir=tmp_path / "again",
+                           notebooks_dir=NOTEBOOKS)
+    assert again.estimates_csv.read_bytes() == runs["caring_mothers"].estimates_csv.read_bytes()
+
+
+def _notebooks_with(tmp_path, name, source, *, parameters=None):
+    folder = tmp_path / "notebooks"
+    shutil.copytree(NOTEBOOKS, folder, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    notebook = nbformat.read(folder / f"{name}.ipynb", as_version=4)
+    if parameters is not None:
+        cell = next(c for c in notebook.cells if "parameters" in c.metadata.get("tags", []))
+        cell.source = parameters
+    if source:
+        notebook.cells.append(nbformat.v4.new_code_cell(source))
+    nbformat.write(notebook, folder / f"{name}.ipynb")
+    return folder
+
+
+def test_failing_cell_stops_the_run_and_keeps_the_notebook(small_projects, tmp_path):
+    notebooks = _notebooks_with(tmp_path, "02_balance", "raise ValueError('planted failure')")
+    target = tmp_path / "reports" / "run1"
+    with pytest.raises(RunError, match=r"02_balance\.ipynb failed in cell \d+") as error:
+        run_evaluation(small_projects["caring_mothers"], run_dir=target, notebooks_dir=notebooks)
+    assert "planted failure" in str(error.value)
+    assert not target.exists()
+    kept = tmp_path / "reports" / "run1.failed" / "notebooks" / "02_balance.ipynb"
+    assert kept.is_file() and str(kept) in str(error.value)
+    assert not (kept.parent / "03_impact.ipynb").exists()
+    assert not list((tmp_path / "reports").glob(".*partial*"))
+
+
+def test_unknown_parameter_fails_before_any_kernel_starts(small_projects, tmp_path):
+    notebooks = _notebooks_with(tmp_path, "03_impact", None,
+                                parameters='config_path = ""\nrun_dir = ""')
+    target = tmp_path / "reports" / "run2"
+    with pytest.raises(ConfigError, match=r"03_impact.ipynb: unknown parameters \['seed'\]"):
+        run_evaluation(small_projects["caring_mothers"], run_dir=target, notebooks_dir=notebooks)
+    assert not (tmp_path / "reports").exists()
+
+
+def test_existing_run_directory_is_refused(small_projects, tmp_path):
+    (tmp_path / "taken").mkdir()
+    with pytest.raises(ConfigError, match="exists already"):
+        run_evaluation(small_projects["caring_mothers"], run_dir=tmp_path / "taken",
+                       notebooks_dir=NOTEBOOKS)
