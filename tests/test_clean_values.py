@@ -108,3 +108,24 @@ def test_render_and_agree():
     assert not values_agree("2024/3/5", pd.Timestamp("2024-03-05"))
     assert not values_agree("三千", 3000.0)
     assert not values_agree("-99", None)
+
+
+def test_panel_rule_rescales_an_annual_figure_only_against_the_units_other_rounds():
+    import pandas as pd
+
+    from doorstep.clean.steps import PanelAnnualRule, rescale_annual_in_panel
+
+    frame = pd.DataFrame({
+        "id": ["a", "a", "a", "b", "b", "c"],
+        "round": [1, 2, 3, 1, 2, 1],
+        "inc": [500.0, 6000.0, 520.0, 3000.0, 9000.0, 6000.0],
+    })
+    result = rescale_annual_in_panel(frame, PanelAnnualRule("id", "round", ("inc",)))
+    # a: 6000 is 11.8 times the median 510 -> 500; b: 3x is a real change; c: one round only.
+    assert result.frame["inc"].tolist() == [500.0, 500.0, 520.0, 3000.0, 9000.0, 6000.0]
+    assert result.log["rule"].tolist() == ["money_annual_panel"]
+    assert frame["inc"].tolist()[1] == 6000.0  # input not mutated
+    again = rescale_annual_in_panel(result.frame, PanelAnnualRule("id", "round", ("inc",)))
+    assert again.log.empty
+    off = rescale_annual_in_panel(frame, PanelAnnualRule("id", "round", ("inc",), ratio=None))
+    assert off.frame.equals(frame)

@@ -10,4 +10,11 @@ from doorstep.errors import ConfigError, DataError, DoorstepError, EstimationErr
 
 __version__ = "0.1.0"
 
-__all__ = ["ConfigError", "DataError", "DoorstepError", "EstimationError", "RunError", "__version__"]
+__all__ = [
+    "ConfigError",
+    "DataError",
+    "DoorstepError",
+    "EstimationError",
+    "RunError",
+    "__version__",
+]

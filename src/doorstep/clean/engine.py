@@ -186,6 +186,9 @@ def _steps(spec: CleaningSpec, instrument: Instrument | None, plan: _Plan,
             f, steps.ResubmissionRule(spec.unit_id, spec.round_column))),
         ("money", lambda f: steps.parse_money_columns(f, steps.MoneyStepRule(
             spec.money.variables, spec.money.annual_above, spec.money.unit))),
+        ("money_panel", lambda f: steps.rescale_annual_in_panel(f, steps.PanelAnnualRule(
+            spec.unit_id, spec.round_column, spec.money.variables,
+            spec.money.annual_panel_ratio))),
         ("types", lambda f: steps.convert_types(f, _type_rule(instrument, spec.money.variables))),
     ]
     if spec.constraints:

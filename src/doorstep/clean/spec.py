@@ -21,6 +21,7 @@ Schema (every key but ``unit_id`` is optional)::
       unit: yuan                   # the unit of the cleaned amounts (only yuan for now)
       period: monthly              # what the questions ask for
       annual_above: 20000          # a monthly amount above this is read as annual, / 12
+      annual_panel_ratio: [9, 15]  # or an amount 9-15 times the unit's other rounds' median
       variables: [inc_wages, inc_business]
     identifiers:                   # codes whose leading zeros Excel drops
       village_code: {width: 6}
@@ -70,10 +71,24 @@ _TOP_KEYS = (
     "money", "identifiers", "id_cards", "min_duration_minutes", "personal", "constraints",
     "skip_logic",
 )
-_MONEY_KEYS = ("unit", "period", "annual_above", "variables")
+_MONEY_KEYS = ("unit", "period", "annual_above", "annual_panel_ratio", "variables")
 _IDENTIFIER_KEYS = ("width",)
 _MONEY_UNITS = ("yuan",)
 _MONEY_PERIODS = ("monthly", "annual")
+
+
+def _expect_ratio(value: object, where: str) -> tuple[float, float] | None:
+    """A pair [low, high] with 1 < low < high, or None."""
+    if value is None:
+        return None
+    if (not isinstance(value, list | tuple) or len(value) != 2
+            or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+            or not 1 < value[0] < value[1]):
+        raise ConfigError(
+            f"{where}: expected a pair [low, high] of numbers with 1 < low < high, "
+            f"found {value!r}"
+        )
+    return float(value[0]), float(value[1])
 
 
 @dataclass(frozen=True)
@@ -84,6 +99,7 @@ class MoneyRule:
     period: str = "monthly"
     annual_above: float | None = None
     variables: tuple[str, ...] = ()
+    annual_panel_ratio: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -207,7 +223,9 @@ def validate_spec(raw: Mapping[str, Any] | CleaningSpec, source: str = "<spec>")
     Examples
     --------
     >>> validate_spec({"unit_id": "woman_id", "money": {"variables": ["earnings_month"]}}).money
-    MoneyRule(unit='yuan', period='monthly', annual_above=None, variables=('earnings_month',))
+    ... # doctest: +NORMALIZE_WHITESPACE
+    MoneyRule(unit='yuan', period='monthly', annual_above=None, variables=('earnings_month',),
+              annual_panel_ratio=None)
     """
     if isinstance(raw, CleaningSpec):
         return raw
@@ -244,6 +262,8 @@ def validate_spec(raw: Mapping[str, Any] | CleaningSpec, source: str = "<spec>")
                 annual_above, f"{where}, annual_above", minimum=1.0
             ),
             variables=_expect_names(money.get("variables", []), f"{where}, variables"),
+            annual_panel_ratio=_expect_ratio(money.get("annual_panel_ratio"),
+                                             f"{where}, annual_panel_ratio"),
         )
         if options["money"].period == "annual" and annual_above is not None:
             raise ConfigError(

@@ -454,6 +454,63 @@ def parse_money_columns(frame: pd.DataFrame, rule: MoneyStepRule) -> StepResult:
 
 
 @dataclass(frozen=True)
+class PanelAnnualRule:
+    """Money columns of a panel, and the ratio band that marks an annual figure."""
+
+    unit_id: str
+    round_column: str
+    variables: tuple[str, ...]
+    ratio: tuple[float, float] | None = (9.0, 15.0)
+
+
+def rescale_annual_in_panel(frame: pd.DataFrame, rule: PanelAnnualRule) -> StepResult:
+    """Divide by 12 a monthly amount that is 9-15 times the same unit's amount in other rounds.
+
+    An annual figure entered for a monthly question is about 12 times what the same household
+    reports in its other rounds; a threshold alone misses it when the amounts are small (a
+    transfer of 500 yuan a month entered as 6,000). For each unit and money column, an amount
+    whose ratio to the median of the unit's other rounds (when that median is above 0) lies in
+    ``ratio`` is divided by 12 and logged. Units seen in one round only are left alone; a
+    ``ratio`` of None turns the step off.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> frame = pd.DataFrame({"id": ["a"] * 3, "round": [1, 2, 3],
+    ...                       "inc": [500.0, 6000.0, 520.0]})
+    >>> rule = PanelAnnualRule("id", "round", ("inc",))
+    >>> rescale_annual_in_panel(frame, rule).frame["inc"].tolist()
+    [500.0, 500.0, 520.0]
+    """
+    names = _present(frame, rule.variables)
+    if (rule.ratio is None or not names or rule.unit_id not in frame.columns
+            or rule.round_column not in frame.columns):
+        return _result(frame)
+    low, high = rule.ratio
+    updates, log = {}, []
+    units = frame[rule.unit_id].astype(object)
+    for name in names:
+        values = pd.to_numeric(frame[name], errors="coerce").astype("float64")
+        others = pd.Series(np.nan, index=frame.index)
+        for _, labels in values.groupby(units, sort=False).groups.items():
+            if len(labels) < 2:
+                continue
+            group = values.loc[labels]
+            for label in labels:
+                others[label] = group.drop(label).median()
+        ratio = values / others.where(others > 0)
+        hit = ratio.between(low, high)
+        if hit.any():
+            new = values.mask(hit, values / 12)
+            for label in values.index[hit]:
+                log.append(_log(label, name, values[label], new[label], "money_annual_panel",
+                                f"{ratio[label]:.1f} times the median of this unit's other "
+                                f"rounds ({others[label]:g}); read as an annual figure, / 12"))
+            updates[name] = new
+    return _result(frame.assign(**updates) if updates else frame, log)
+
+
+@dataclass(frozen=True)
 class IdentifierRule:
     """Code widths whose leading zeros must be restored, and ID card number columns."""
 

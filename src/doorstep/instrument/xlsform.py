@@ -198,10 +198,9 @@ def read_instrument(path: str | Path) -> Instrument:
         if raw_type is None:
             continue
         type_words = raw_type.split()
-        kind = type_words[0].replace(" ", "_")
-        kind = {"begin": "begin_group", "end": "end_group"}.get(kind, kind)
-        if len(type_words) > 1 and type_words[0] in {"begin", "end"}:
-            kind = f"{type_words[0]}_{type_words[1]}"
+        kind = type_words[0]
+        if len(type_words) > 1 and kind in {"begin", "end"}:  # "begin group", "end repeat"
+            kind = f"{kind}_{type_words[1]}"
         name = _cell(row, "name")
         if kind in {"begin_group", "begin_repeat"}:
             groups.append(name or f"group_{index + 2}")

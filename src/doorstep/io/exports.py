@@ -64,6 +64,11 @@ def _text_frame(raw: pd.DataFrame) -> pd.DataFrame:
 def _check_headers(headers: list[str], path: Path) -> None:
     seen: dict[str, int] = {}
     for position, header in enumerate(headers, start=1):
+        if not header:
+            raise DataError(
+                f"{path}: column {position} has no header; expected a name in every column "
+                "of the first row"
+            )
         if header in seen:
             raise DataError(
                 f"{path}: column {position} repeats the header {header!r} of column "
@@ -94,14 +99,18 @@ def read_table(path: str | Path) -> tuple[pd.DataFrame, str | None]:
         raise DataError(f"{path}: file not found")
     if path.suffix.lower() in _EXCEL_SUFFIXES:
         try:
-            raw = pd.read_excel(path, dtype=object, engine="openpyxl")
+            cells = pd.read_excel(path, dtype=object, engine="openpyxl", header=None)
         except Exception as error:  # openpyxl raises many types for a damaged workbook
             raise DataError(
                 f"{path}: expected an Excel workbook, found a file openpyxl cannot read "
                 f"({type(error).__name__}: {error})"
             ) from error
+        if cells.empty:
+            raise DataError(f"{path}: the workbook's first sheet is empty; expected a header row")
         encoding = None
-        headers = [str(column) for column in raw.columns]
+        headers = ["" if pd.isna(value) else str(value).strip() for value in cells.iloc[0]]
+        _check_headers(headers, path)
+        raw = cells.iloc[1:].set_axis(headers, axis=1).reset_index(drop=True)
     else:
         data = path.read_bytes()
         if not data.strip():
@@ -113,13 +122,14 @@ def read_table(path: str | Path) -> tuple[pd.DataFrame, str | None]:
             separator = csv.Sniffer().sniff(first_line, delimiters=",;\t").delimiter
         except csv.Error:
             separator = ","
+        headers = [header.strip() for header in
+                   next(csv.reader(io.StringIO(first_line), delimiter=separator))]
+        _check_headers(headers, path)
         try:
-            raw = pd.read_csv(io.StringIO(text), sep=separator, dtype=str,
-                              keep_default_na=False, na_values=[""])
-        except pd.errors.ParserError as error:
+            raw = pd.read_csv(io.StringIO(text), sep=separator, dtype=str, header=0,
+                              names=headers, keep_default_na=False, na_values=[""])
+        except (pd.errors.ParserError, ValueError) as error:
             raise DataError(f"{path}: cannot parse as CSV: {error}") from error
-        headers = [str(column) for column in raw.columns]
-    _check_headers(headers, path)
     if raw.empty:
         raise DataError(f"{path}: the file has a header row but no data rows")
     return _text_frame(raw), encoding
@@ -136,8 +146,8 @@ def _detect_platform(columns: list[str]) -> str:
 def _duration_from_kobo(frame: pd.DataFrame) -> pd.Series:
     if not {"start", "end"} <= set(frame.columns):
         return pd.Series(np.nan, index=frame.index)
-    start = pd.to_datetime(frame["start"], errors="coerce", utc=True, format="ISO8601")
-    end = pd.to_datetime(frame["end"], errors="coerce", utc=True, format="ISO8601")
+    start = pd.to_datetime(frame["start"], errors="coerce", utc=True, format="mixed")
+    end = pd.to_datetime(frame["end"], errors="coerce", utc=True, format="mixed")
     return (end - start).dt.total_seconds()
 
 
@@ -294,7 +304,7 @@ def read_export(
     frame["_source_row"] = np.arange(1, len(frame) + 1)
     missing = tuple(
         question.name for question in (instrument.questions if instrument else ())
-        if question.name not in frame.columns
+        if question.name not in frame.columns and question.type != "note"
     )
     frame = frame.reset_index(drop=True)
     frame.attrs["export"] = ExportInfo(

@@ -4,7 +4,8 @@ Patterns: an 18-digit Chinese resident ID number (17 digits and a digit or X, wi
 ISO 7064 MOD 11-2 check digit), an 11-digit mainland mobile number (1[3-9] and nine digits),
 and a GPS point given with five or more decimals. Embedded images are skipped (base64 text is
 not data about people), and so are digits that are part of a longer token: after a decimal
-point or next to a letter (a fraction, a UUID). The guard fails the run with the file and line where a value was found.
+point or next to a letter (a fraction, a UUID). The guard fails the run with the file and line
+where a value was found.
 """
 
 from __future__ import annotations
