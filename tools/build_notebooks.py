@@ -15,7 +15,8 @@ NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 PARAMETERS = '''config_path = "../surveys/caring_mothers/evaluation.yaml"
 run_dir = "../reports/caring_mothers/interactive"
 seed = 20240301'''
-SETUP = '''import pandas as pd
+SETUP = '''%matplotlib inline
+import pandas as pd
 from IPython.display import HTML, Markdown, display
 
 from doorstep import report
