@@ -1,4 +1,4 @@
-"""Shared fixtures: small simulated programmes laid out like a project (surveys/ and data/)."""
+"""Shared fixtures: the simulated demo programmes laid out like a project (surveys/, data/)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ import pytest
 from doorstep.simulate import simulate
 
 ROOT = Path(__file__).resolve().parent.parent
-SMALL_SCALE = 0.5
+DEMO_SCALE = 1.0
 TEST_SEED = 20240301
 
 
 def make_project(folder: Path, programme: str, *, seed: int = TEST_SEED,
-                 scale: float = SMALL_SCALE) -> Path:
+                 scale: float = DEMO_SCALE) -> Path:
     """Copy ``surveys/<programme>`` into ``folder`` and simulate its data beside it.
 
     Returns the path of the copied ``evaluation.yaml``.
@@ -26,7 +26,7 @@ def make_project(folder: Path, programme: str, *, seed: int = TEST_SEED,
 
 
 @pytest.fixture(scope="session")
-def small_projects(tmp_path_factory) -> dict[str, Path]:
-    """Both demo programmes, small, simulated once per session (do not modify them)."""
+def demo_projects(tmp_path_factory) -> dict[str, Path]:
+    """Both demo programmes at the demo size and seed, simulated once per session (read only)."""
     folder = tmp_path_factory.mktemp("project")
     return {name: make_project(folder, name) for name in ("caring_mothers", "skills_workshops")}

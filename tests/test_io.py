@@ -30,8 +30,8 @@ def test_instrument_groups_labels_choices_and_personal_flags():
     assert labels["1"].lower().startswith("m") and labels["2"].lower().startswith("f")
 
 
-def test_simulated_exports_map_onto_the_instrument(small_projects):
-    raw = small_projects["caring_mothers"].parents[2] / "data" / "caring_mothers" / "raw"
+def test_simulated_exports_map_onto_the_instrument(demo_projects):
+    raw = demo_projects["caring_mothers"].parents[2] / "data" / "caring_mothers" / "raw"
     frames = {name: read_export(raw / name, CARING) for name in
               ("round1_kobo.csv", "round2_wjx.xlsx", "round3_gbk.csv")}
     expected_platform = {"round1_kobo.csv": "kobo", "round2_wjx.xlsx": "wenjuanxing",

@@ -20,11 +20,11 @@ NOTEBOOKS = find_notebooks_dir()
 
 
 @pytest.fixture(scope="module")
-def runs(small_projects, tmp_path_factory):
-    """Each programme run once through the whole chain on small simulated data."""
+def runs(demo_projects, tmp_path_factory):
+    """Each programme run once through the whole chain on the demo data."""
     folder = tmp_path_factory.mktemp("runs")
     return {name: run_evaluation(path, run_dir=folder / name, notebooks_dir=NOTEBOOKS)
-            for name, path in small_projects.items()}
+            for name, path in demo_projects.items()}
 
 
 def test_run_directory_is_complete(runs):
@@ -43,7 +43,7 @@ def test_run_directory_is_complete(runs):
         scan_run_dir(outcome.run_dir)  # raises if personal data reached any output
 
 
-def test_manifest_records_inputs_versions_and_timings(runs, small_projects):
+def test_manifest_records_inputs_versions_and_timings(runs, demo_projects):
     outcome = runs["caring_mothers"]
     manifest = json.loads(outcome.manifest.read_text(encoding="utf-8"))
     for key, entry in manifest["inputs"].items():
@@ -57,14 +57,14 @@ def test_manifest_records_inputs_versions_and_timings(runs, small_projects):
     assert manifest["outputs"]["estimates.csv"] == sha256_of(outcome.estimates_csv)
 
 
-def test_headline_intervals_cover_the_simulated_truth(runs, small_projects):
-    """The headline effects' 95% intervals cover the planted truth on a small demo run.
+def test_headline_intervals_cover_the_simulated_truth(runs, demo_projects):
+    """The headline effects' 95% intervals cover the planted truth on the demo data.
 
     Over all outcomes and estimators about 1 in 20 intervals may miss; the headline ones at the
     test seed must not, and every estimate must have a truth to be compared with.
     """
     for name, outcome in runs.items():
-        headline = set(load_config(small_projects[name]).headline.values())
+        headline = set(load_config(demo_projects[name]).headline.values())
         comparison = pd.read_csv(outcome.run_dir / "truth_comparison.csv")
         assert comparison["true_effect"].notna().all(), name
         assert headline <= set(comparison["outcome"]), name
@@ -73,8 +73,8 @@ def test_headline_intervals_cover_the_simulated_truth(runs, small_projects):
             ["outcome", "estimand", "estimate", "conf_low", "conf_high", "true_effect"]]
 
 
-def test_same_seed_gives_byte_identical_estimates(runs, small_projects, tmp_path):
-    again = run_evaluation(small_projects["caring_mothers"], run_dir=tmp_path / "again",
+def test_same_seed_gives_byte_identical_estimates(runs, demo_projects, tmp_path):
+    again = run_evaluation(demo_projects["caring_mothers"], run_dir=tmp_path / "again",
                            notebooks_dir=NOTEBOOKS)
     assert again.estimates_csv.read_bytes() == runs["caring_mothers"].estimates_csv.read_bytes()
 
@@ -92,11 +92,11 @@ def _notebooks_with(tmp_path, name, source, *, parameters=None):
     return folder
 
 
-def test_failing_cell_stops_the_run_and_keeps_the_notebook(small_projects, tmp_path):
+def test_failing_cell_stops_the_run_and_keeps_the_notebook(demo_projects, tmp_path):
     notebooks = _notebooks_with(tmp_path, "02_balance", "raise ValueError('planted failure')")
     target = tmp_path / "reports" / "run1"
     with pytest.raises(RunError, match=r"02_balance\.ipynb failed in cell \d+") as error:
-        run_evaluation(small_projects["caring_mothers"], run_dir=target, notebooks_dir=notebooks)
+        run_evaluation(demo_projects["caring_mothers"], run_dir=target, notebooks_dir=notebooks)
     assert "planted failure" in str(error.value)
     assert not target.exists()
     kept = tmp_path / "reports" / "run1.failed" / "notebooks" / "02_balance.ipynb"
@@ -105,17 +105,17 @@ def test_failing_cell_stops_the_run_and_keeps_the_notebook(small_projects, tmp_p
     assert not list((tmp_path / "reports").glob(".*partial*"))
 
 
-def test_unknown_parameter_fails_before_any_kernel_starts(small_projects, tmp_path):
+def test_unknown_parameter_fails_before_any_kernel_starts(demo_projects, tmp_path):
     notebooks = _notebooks_with(tmp_path, "03_impact", None,
                                 parameters='config_path = ""\nrun_dir = ""')
     target = tmp_path / "reports" / "run2"
     with pytest.raises(ConfigError, match=r"03_impact.ipynb: unknown parameters \['seed'\]"):
-        run_evaluation(small_projects["caring_mothers"], run_dir=target, notebooks_dir=notebooks)
+        run_evaluation(demo_projects["caring_mothers"], run_dir=target, notebooks_dir=notebooks)
     assert not (tmp_path / "reports").exists()
 
 
-def test_existing_run_directory_is_refused(small_projects, tmp_path):
+def test_existing_run_directory_is_refused(demo_projects, tmp_path):
     (tmp_path / "taken").mkdir()
     with pytest.raises(ConfigError, match="exists already"):
-        run_evaluation(small_projects["caring_mothers"], run_dir=tmp_path / "taken",
+        run_evaluation(demo_projects["caring_mothers"], run_dir=tmp_path / "taken",
                        notebooks_dir=NOTEBOOKS)

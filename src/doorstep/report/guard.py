@@ -74,7 +74,7 @@ def scan_for_personal_data(text: str, *, source: str = "<text>",
 
 def scan_run_dir(run_dir: str | Path, *, extra_values: tuple[str, ...] = (),
                  suffixes: tuple[str, ...] = (".csv", ".html", ".json", ".ipynb", ".yaml",
-                                              ".md", ".txt")) -> None:
+                                              ".md", ".txt", ".log")) -> None:
     """Scan every text output of a run; raise :class:`PersonalDataError` listing findings.
 
     Examples

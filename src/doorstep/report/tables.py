@@ -7,6 +7,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 TRUTH_COLUMNS = ("outcome", "estimand", "value")
+ESTIMAND_SHORT = {"att_simple": "ATT", "itt": "ITT", "late": "LATE",
+                  "att_observational": "ATT, observational"}
 
 
 def compare_with_truth(
@@ -65,7 +67,7 @@ def format_effect_table(comparison: pd.DataFrame, labels: dict[str, str],
 
     table = pd.DataFrame({
         "Outcome": comparison["outcome"].map(lambda name: labels.get(name, name)),
-        "Estimand": comparison["estimand"],
+        "Estimand": comparison["estimand"].map(lambda name: ESTIMAND_SHORT.get(name, name)),
         "Estimate [95% CI]": [
             f"{number(e)} [{number(lo)}, {number(hi)}]" for e, lo, hi in
             zip(comparison["estimate"], comparison["conf_low"], comparison["conf_high"],
@@ -109,7 +111,8 @@ def effect_figure(comparison: pd.DataFrame, labels: dict[str, str], *,
         margin = 0.08 * (high - low or 1)
         axis.set_xlim(low - margin, high + margin)
         axis.set_yticks([])
-        axis.set_ylabel(f"{labels.get(row['outcome'], row['outcome'])}\n({row['estimand']})",
+        estimand = ESTIMAND_SHORT.get(row["estimand"], row["estimand"])
+        axis.set_ylabel(f"{labels.get(row['outcome'], row['outcome'])}\n({estimand})",
                         rotation=0, ha="right", va="center", fontsize=9)
         axis.spines[["left", "right", "top"]].set_visible(False)
     axes[0].legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncols=2, frameon=False,

@@ -14,6 +14,8 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -122,6 +124,25 @@ def _to_html(notebook: Path, target: Path, *, show_code: bool) -> None:
     target.write_text(body, encoding="utf-8")
 
 
+@contextmanager
+def _stderr_to(path: Path) -> Iterator[None]:
+    """Send this process's standard error, and so its kernels', to ``path`` for a while.
+
+    Kernels inherit the file descriptor and write start-up warnings there; a run keeps them in
+    ``kernels.log`` instead of the user's terminal.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(path, "ab") as log:
+        os.dup2(log.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
 def _free_name(path: Path) -> Path:
     if not path.exists():
         return path
@@ -203,11 +224,12 @@ def run_evaluation(
         executed = work / "notebooks" / f"{name}.ipynb"
         started = time.perf_counter()
         try:
-            papermill.execute_notebook(
-                str(notebooks / f"{name}.ipynb"), str(executed), parameters=parameters,
-                kernel_name=kernel_name, cwd=str(notebooks), progress_bar=False,
-                log_output=False, report_mode=False,
-            )
+            with _stderr_to(work / "kernels.log"):
+                papermill.execute_notebook(
+                    str(notebooks / f"{name}.ipynb"), str(executed), parameters=parameters,
+                    kernel_name=kernel_name, cwd=str(notebooks), progress_bar=False,
+                    log_output=False, report_mode=False,
+                )
         except PapermillExecutionError as error:
             failed = _free_name(final.with_name(f"{final.name}.failed"))
             work.rename(failed)
