@@ -25,13 +25,13 @@ simulate: $(STAMP)
 test: $(STAMP)
 	$(BIN)/doorstep simulate --seed $(SEED) --quiet
 	$(BIN)/python -m pytest -m "not slow" tests --nbval notebooks --nbval-current-env -p no:cacheprovider
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks tools
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -m slow tests
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks tools
 
 lab: $(STAMP)
 	$(BIN)/doorstep simulate --seed $(SEED) --quiet

@@ -129,3 +129,22 @@ def test_panel_rule_rescales_an_annual_figure_only_against_the_units_other_round
     assert again.log.empty
     off = rescale_annual_in_panel(frame, PanelAnnualRule("id", "round", ("inc",), ratio=None))
     assert off.frame.equals(frame)
+
+
+def test_threshold_applies_only_where_the_panel_cannot_judge():
+    import pandas as pd
+
+    from doorstep.clean.steps import PanelAnnualRule, rescale_annual_in_panel
+
+    frame = pd.DataFrame({
+        "id": ["rich", "rich", "rich", "once", "huge"],
+        "round": [1, 2, 3, 1, 1],
+        "inc": [21000.0, 22000.0, 20500.0, 36000.0, 600000.0],
+    })
+    result = rescale_annual_in_panel(
+        frame, PanelAnnualRule("id", "round", ("inc",), annual_above=20000))
+    # a household that earns 21,000 every month keeps it; a lone 36,000 is annual; 600,000 / 12
+    # is still above the threshold, so it is flagged and kept.
+    assert result.frame["inc"].tolist() == [21000.0, 22000.0, 20500.0, 3000.0, 600000.0]
+    assert result.log["rule"].tolist() == ["money_annual"]
+    assert result.flags["rule"].tolist() == ["money_implausible"]

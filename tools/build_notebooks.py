@@ -99,8 +99,9 @@ CHAIN = {
             "impact = stages.estimate_effects(config, analysis)\n"
             "files.write_csv(impact.estimates, run / \"estimates.csv\")\n"
             "files.write_csv(impact.headline, run / \"headline.csv\")\n"
-            "impact.headline[[\"outcome\", \"estimand\", \"estimate\", \"std_error\", \"p_value\",\n"
-            "                 \"conf_low\", \"conf_high\", \"n_obs\", \"n_clusters\"]].round(3)"),
+            "columns = [\"outcome\", \"estimand\", \"estimate\", \"std_error\", \"p_value\",\n"
+            "           \"conf_low\", \"conf_high\", \"n_obs\", \"n_clusters\"]\n"
+            "impact.headline[columns].round(3)"),
         new_markdown_cell("## Event study and pre-trends\n\nFor a phased roll-out: effects by "
                           "rounds since the programme started (negative = before it started), "
                           "and a joint test that all pre-period effects are zero."),

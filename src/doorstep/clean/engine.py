@@ -184,11 +184,16 @@ def _steps(spec: CleaningSpec, instrument: Instrument | None, plan: _Plan,
             f, steps.IdentifierRule(spec.identifier_widths, spec.id_cards))),
         ("resubmission", lambda f: steps.drop_resubmissions(
             f, steps.ResubmissionRule(spec.unit_id, spec.round_column))),
+        # Amounts are parsed first; whether one is an annual figure is then judged against the
+        # unit's other rounds, with the fixed threshold only for units the panel cannot judge.
         ("money", lambda f: steps.parse_money_columns(f, steps.MoneyStepRule(
-            spec.money.variables, spec.money.annual_above, spec.money.unit))),
+            spec.money.variables,
+            None if spec.money.annual_panel_ratio else spec.money.annual_above,
+            spec.money.unit))),
         ("money_panel", lambda f: steps.rescale_annual_in_panel(f, steps.PanelAnnualRule(
             spec.unit_id, spec.round_column, spec.money.variables,
-            spec.money.annual_panel_ratio))),
+            spec.money.annual_panel_ratio, spec.money.annual_above))
+         if spec.money.annual_panel_ratio else steps.StepResult(f, *steps.empty_tables())),
         ("types", lambda f: steps.convert_types(f, _type_rule(instrument, spec.money.variables))),
     ]
     if spec.constraints:

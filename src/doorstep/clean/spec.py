@@ -21,7 +21,7 @@ Schema (every key but ``unit_id`` is optional)::
       unit: yuan                   # the unit of the cleaned amounts (only yuan for now)
       period: monthly              # what the questions ask for
       annual_above: 20000          # a monthly amount above this is read as annual, / 12
-      annual_panel_ratio: [9, 15]  # or an amount 9-15 times the unit's other rounds' median
+      annual_panel_ratio: [5, 30]  # an amount 5-30 times the median of the unit's other rounds
       variables: [inc_wages, inc_business]
     identifiers:                   # codes whose leading zeros Excel drops
       village_code: {width: 6}

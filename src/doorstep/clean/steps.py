@@ -109,6 +109,11 @@ def _result(
     )
 
 
+def empty_tables() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Empty log, flags and dropped tables, for a step that has nothing to do."""
+    return _table([], LOG_COLUMNS), _table([], FLAG_COLUMNS), _table([], DROP_COLUMNS)
+
+
 def _log(row: object, variable: str, old: object, new: object, rule: str, reason: str) -> dict:
     return {"row": row, "variable": variable, "old_value": render_value(old),
             "new_value": render_value(new), "rule": rule, "reason": reason}
@@ -455,59 +460,76 @@ def parse_money_columns(frame: pd.DataFrame, rule: MoneyStepRule) -> StepResult:
 
 @dataclass(frozen=True)
 class PanelAnnualRule:
-    """Money columns of a panel, and the ratio band that marks an annual figure."""
+    """Money columns of a panel, the ratio band that marks an annual figure, and a threshold.
+
+    ``annual_above`` applies only to amounts the panel cannot judge (no other round).
+    """
 
     unit_id: str
     round_column: str
     variables: tuple[str, ...]
-    ratio: tuple[float, float] | None = (9.0, 15.0)
+    ratio: tuple[float, float] | None = (5.0, 30.0)
+    annual_above: float | None = None
 
 
 def rescale_annual_in_panel(frame: pd.DataFrame, rule: PanelAnnualRule) -> StepResult:
-    """Divide by 12 a monthly amount that is 9-15 times the same unit's amount in other rounds.
+    """Divide by 12 a monthly amount that looks like an annual figure, judged by the panel.
 
     An annual figure entered for a monthly question is about 12 times what the same household
-    reports in its other rounds; a threshold alone misses it when the amounts are small (a
-    transfer of 500 yuan a month entered as 6,000). For each unit and money column, an amount
-    whose ratio to the median of the unit's other rounds (when that median is above 0) lies in
-    ``ratio`` is divided by 12 and logged. Units seen in one round only are left alone; a
-    ``ratio`` of None turns the step off.
+    reports in its other rounds; a fixed threshold misses it when the amounts are small (a
+    transfer of 500 yuan a month entered as 6,000) and wrongly divides a household that really
+    earns a lot every month. For each unit and money column, an amount whose ratio to the
+    median of the unit's other rounds lies in ``ratio`` (default 5 to 30, so that the divided
+    amount lands within about 0.4 to 2.5 times that median) is divided by 12 and logged.
+    Amounts of units with no other round to compare with fall back on ``annual_above``: above
+    it, divided by 12 when the result is at most the threshold, flagged otherwise. A ``ratio``
+    of None turns the panel comparison off.
 
     Examples
     --------
     >>> import pandas as pd
-    >>> frame = pd.DataFrame({"id": ["a"] * 3, "round": [1, 2, 3],
-    ...                       "inc": [500.0, 6000.0, 520.0]})
-    >>> rule = PanelAnnualRule("id", "round", ("inc",))
+    >>> frame = pd.DataFrame({"id": ["a"] * 3 + ["b"] * 2, "round": [1, 2, 3, 1, 2],
+    ...                       "inc": [500.0, 6000.0, 520.0, 25000.0, 24000.0]})
+    >>> rule = PanelAnnualRule("id", "round", ("inc",), annual_above=20000)
     >>> rescale_annual_in_panel(frame, rule).frame["inc"].tolist()
-    [500.0, 500.0, 520.0]
+    [500.0, 500.0, 520.0, 25000.0, 24000.0]
     """
     names = _present(frame, rule.variables)
-    if (rule.ratio is None or not names or rule.unit_id not in frame.columns
-            or rule.round_column not in frame.columns):
-        return _result(frame)
-    low, high = rule.ratio
-    updates, log = {}, []
-    units = frame[rule.unit_id].astype(object)
+    if rule.unit_id not in frame.columns or rule.round_column not in frame.columns:
+        names = []
+    updates, log, flags = {}, [], []
+    units = frame[rule.unit_id].astype(object) if names else None
     for name in names:
         values = pd.to_numeric(frame[name], errors="coerce").astype("float64")
         others = pd.Series(np.nan, index=frame.index)
         for _, labels in values.groupby(units, sort=False).groups.items():
-            if len(labels) < 2:
-                continue
             group = values.loc[labels]
             for label in labels:
                 others[label] = group.drop(label).median()
-        ratio = values / others.where(others > 0)
-        hit = ratio.between(low, high)
-        if hit.any():
-            new = values.mask(hit, values / 12)
-            for label in values.index[hit]:
-                log.append(_log(label, name, values[label], new[label], "money_annual_panel",
-                                f"{ratio[label]:.1f} times the median of this unit's other "
-                                f"rounds ({others[label]:g}); read as an annual figure, / 12"))
+        new = values.copy()
+        if rule.ratio is not None:
+            ratio = values / others.where(others > 0)
+            hit = ratio.between(*rule.ratio)
+            new = new.mask(hit, values / 12)
+            log += [_log(label, name, values[label], new[label], "money_annual_panel",
+                         f"{ratio[label]:.1f} times the median of this unit's other rounds "
+                         f"({others[label]:g}); read as an annual figure, / 12")
+                    for label in values.index[hit]]
+        if rule.annual_above is not None:
+            alone = values.gt(rule.annual_above) & (others.isna() | (rule.ratio is None))
+            fits = alone & (values / 12 <= rule.annual_above)
+            new = new.mask(fits, values / 12)
+            log += [_log(label, name, values[label], new[label], "money_annual",
+                         f"monthly amount above {rule.annual_above:g} with no other round to "
+                         "compare with; read as an annual figure, / 12")
+                    for label in values.index[fits]]
+            flags += [_flag(label, name, values[label], "money_implausible",
+                            f"monthly amount above {rule.annual_above:g} even if read as "
+                            "annual; kept, check it")
+                      for label in values.index[alone & ~fits]]
+        if not new.equals(values):
             updates[name] = new
-    return _result(frame.assign(**updates) if updates else frame, log)
+    return _result(frame.assign(**updates) if updates else frame, log, flags)
 
 
 @dataclass(frozen=True)

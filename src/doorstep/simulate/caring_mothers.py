@@ -150,16 +150,8 @@ def _children(seed: int, villages: pd.DataFrame) -> pd.DataFrame:
         people.id_card(rng, birth, bool(female))
         for birth, female in zip(child["caregiver_birth"], caregiver_female, strict=True)
     ]
-    child["phone"] = [people.phone_number(rng) for _ in range(n)]
-    lookup = villages.set_index("village_code")
-    child["address"] = [
-        people.address(rng, lookup.at[code, "township_name"], lookup.at[code, "village_name"])
-        for code in child["village_code"]
-    ]
-    child["latitude"] = lookup.loc[child["village_code"], "latitude"].to_numpy() + rng.normal(
-        0, 0.004, n)
-    child["longitude"] = lookup.loc[child["village_code"], "longitude"].to_numpy() + rng.normal(
-        0, 0.004, n)
+    for column, values in people.contact_details(rng, child["village_code"], villages).items():
+        child[column] = values
     return child
 
 

@@ -183,3 +183,29 @@ def amount_in_wan(rng: np.random.Generator, value: int) -> str:
     """
     unit = "万" if rng.random() < 0.5 else "万元"
     return f"{value / 10000:g}{unit}"
+
+
+def contact_details(rng: np.random.Generator, village_codes, villages) -> dict[str, list | object]:
+    """Phone, address and GPS point (near the village centre) for each person, in that order.
+
+    ``villages`` is indexed-by-code-able: it has ``village_code``, ``township_name``,
+    ``village_name``, ``latitude`` and ``longitude``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> villages = pd.DataFrame({"village_code": ["010101"], "township_name": ["东港街道"],
+    ...     "village_name": ["杨浦村"], "latitude": [30.0], "longitude": [122.1]})
+    >>> sorted(contact_details(np.random.default_rng(1), ["010101"], villages))
+    ['address', 'latitude', 'longitude', 'phone']
+    """
+    codes = list(village_codes)
+    n = len(codes)
+    lookup = villages.set_index("village_code")
+    return {
+        "phone": [phone_number(rng) for _ in range(n)],
+        "address": [address(rng, lookup.at[code, "township_name"], lookup.at[code, "village_name"])
+                    for code in codes],
+        "latitude": lookup.loc[codes, "latitude"].to_numpy() + rng.normal(0, 0.004, n),
+        "longitude": lookup.loc[codes, "longitude"].to_numpy() + rng.normal(0, 0.004, n),
+    }

@@ -92,16 +92,8 @@ def _women(seed: int, villages: pd.DataFrame) -> pd.DataFrame:
         rng.normal(0, 0.2, n) - 0.02)
     women["woman_name"] = [people.person_name(rng, True) for _ in range(n)]
     women["id_card"] = [people.id_card(rng, birth, True) for birth in women["birth"]]
-    women["phone"] = [people.phone_number(rng) for _ in range(n)]
-    lookup = villages.set_index("village_code")
-    women["address"] = [
-        people.address(rng, lookup.at[code, "township_name"], lookup.at[code, "village_name"])
-        for code in women["village_code"]
-    ]
-    women["latitude"] = lookup.loc[women["village_code"], "latitude"].to_numpy() + rng.normal(
-        0, 0.004, n)
-    women["longitude"] = lookup.loc[women["village_code"], "longitude"].to_numpy() + rng.normal(
-        0, 0.004, n)
+    for column, values in people.contact_details(rng, women["village_code"], villages).items():
+        women[column] = values
     return women
 
 
