@@ -13,11 +13,30 @@ estimator of ``doorstep.estimate`` hands over:
 ``hc2``       bread * sum x_i x_i' e_i^2 / (1 - h_ii) * bread                 N - K
 ``hc3``       bread * sum x_i x_i' e_i^2 / (1 - h_ii)^2 * bread               N - K
 ``cluster``   G/(G-1) * (N-1)/(N-K) * bread * sum_g s_g s_g' * bread (CR1)    G - 1
-``cr2``       Bell-McCaffrey CR2: not implemented yet (raises)                --
+``cr2``       bread * sum_g X_g' A_g e_g e_g' A_g X_g * bread (Bell-McCaffrey)  G - 1
+two-way       c * bread * (M_a + M_b - M_ab) * bread (Cameron-Gelbach-Miller)   min(G) - 1
 ============  ==============================================================  ============
 
 These are Stata's conventions (``regress, vce(robust|hc2|hc3|cluster)``); K counts every
 estimated parameter including absorbed fixed-effect levels as decided by the estimator.
+
+CR2 (Bell and McCaffrey 2002; Pustejovsky and Tipton 2018) uses the adjustment matrices
+``A_g = (I - H_gg)^(-1/2)``, where ``H_gg`` is the block of cluster g of the full hat matrix in
+the weighted space (rows scaled by the square root of the weights; with one absorbed fixed effect
+the projection on its dummies is added, so the result equals the regression with explicit
+dummies). The inverse square root is the symmetric one from an eigendecomposition; eigenvalues
+below 1e-12 (a fixed-effect level inside one cluster makes ``I - H_gg`` singular) are dropped,
+i.e. the Moore-Penrose inverse square root, as in R's clubSandwich. No further small-sample
+factor is applied. The default p-values and intervals use t(G-1), not the Satterthwaite
+degrees of freedom of clubSandwich's ``coef_test`` (which are smaller, so t(G-1) is less
+conservative with few or unbalanced clusters; documented rather than hidden). CR2 with more
+than one absorbed fixed effect is not implemented.
+
+Two-way clustering (``cluster=("a", "b")``) is Cameron, Gelbach and Miller (2011): the meats of
+a, of b and of their intersection, ``M_a + M_b - M_ab``, with one small-sample factor
+``c = G/(G-1) * (N-1)/(N-K)``, ``G = min(G_a, G_b)``, applied to the whole matrix, and t(G-1):
+the conventions of reghdfe and of fixest/pyfixest (``ssc(cluster_df="min")``). The matrix is
+not forced to be positive semi-definite; a negative variance gives a NaN standard error.
 This module must not import ``doorstep.io``, ``doorstep.report``, ``doorstep.run`` or notebook code.
 """
 
@@ -35,20 +54,47 @@ __all__ = ["IMPLEMENTED_VCOV_TYPES", "VCOV_TYPES", "CovarianceFit", "VcovType", 
 
 VcovType = Literal["iid", "hc1", "hc2", "hc3", "cluster", "cr2"]
 VCOV_TYPES: tuple[str, ...] = ("iid", "hc1", "hc2", "hc3", "cluster", "cr2")
-IMPLEMENTED_VCOV_TYPES: tuple[str, ...] = ("iid", "hc1", "hc2", "hc3", "cluster")
+IMPLEMENTED_VCOV_TYPES: tuple[str, ...] = ("iid", "hc1", "hc2", "hc3", "cluster", "cr2")
 CLUSTERED_VCOV_TYPES: tuple[str, ...] = ("cluster", "cr2")
 
 
-def resolve_vcov(vcov: str | None, cluster: str | None) -> str:
+def cluster_names(cluster: object) -> tuple[str, ...]:
+    """Normalise ``cluster=`` to a tuple of one or two distinct column names (empty for None).
+
+    Examples
+    --------
+    >>> cluster_names("village"), cluster_names(("village", "enumerator")), cluster_names(None)
+    (('village',), ('village', 'enumerator'), ())
+    """
+    if cluster is None:
+        return ()
+    if isinstance(cluster, str):
+        return (cluster,)
+    if isinstance(cluster, tuple | list) and all(isinstance(name, str) for name in cluster):
+        names = tuple(cluster)
+        if len(names) in (1, 2) and len(set(names)) == len(names):
+            return names
+    raise ConfigError(
+        "cluster must be one column name or a pair of two different column names "
+        f"(two-way clustering), found {cluster!r}"
+    )
+
+
+def resolve_vcov(vcov: str | None, cluster: str | tuple[str, str] | None) -> str:
     """Check ``vcov`` against the table and apply the default.
+
+    ``cluster`` is one column name or a pair of names (two-way clustering, ``vcov="cluster"``
+    only).
 
     Examples
     --------
     >>> resolve_vcov(None, "village_code"), resolve_vcov(None, None)
     ('cluster', 'hc1')
+    >>> resolve_vcov("cr2", "village_code")
+    'cr2'
     """
-    if cluster is not None and not isinstance(cluster, str):
-        raise ConfigError(f"cluster must be one column name, found {cluster!r}")
+    names = cluster_names(cluster)
+    cluster = names[0] if len(names) == 1 else (names or None)
     if vcov is None:
         return "cluster" if cluster is not None else "hc1"
     check_choice("vcov", vcov, VCOV_TYPES)
@@ -62,7 +108,12 @@ def resolve_vcov(vcov: str | None, cluster: str | None) -> str:
     if vcov not in CLUSTERED_VCOV_TYPES and cluster is not None:
         raise ConfigError(
             f"cluster={cluster!r} is given but vcov={vcov!r} does not cluster; use "
-            "vcov='cluster' or leave vcov out"
+            "vcov='cluster' or 'cr2', or leave vcov out"
+        )
+    if vcov == "cr2" and len(names) == 2:
+        raise EstimationError(
+            "vcov='cr2' with two-way clustering is not implemented; use vcov='cluster' for "
+            "two-way clustering or cr2 with one cluster column"
         )
     return vcov
 
@@ -87,6 +138,8 @@ def sandwich(
     clusters: np.ndarray | None = None,
     cluster_name: str | None = None,
     leverage: np.ndarray | None = None,
+    second_clusters: np.ndarray | None = None,
+    absorbed: tuple[np.ndarray, int, np.ndarray] | None = None,
 ) -> CovarianceFit:
     """Covariance of a linear estimator, ``bread @ meat @ bread`` with Stata's conventions.
 
@@ -109,6 +162,12 @@ def sandwich(
         Column name used in the label.
     leverage : numpy.ndarray, optional
         Diagonal of the hat matrix, required for hc2/hc3.
+    second_clusters : numpy.ndarray, optional
+        Integer codes 0..G_b-1 of a second cluster variable (two-way clustering with
+        ``kind="cluster"``); ``cluster_name`` is then ``"a, b"``.
+    absorbed : tuple, optional
+        ``(codes, n_levels, weights)`` of the one fixed effect absorbed before the fit, for
+        ``kind="cr2"`` (its projection enters the hat matrix).
     """
     n_obs = residuals.shape[0]
     df_resid = n_obs - n_params
@@ -135,6 +194,15 @@ def sandwich(
             squared = residuals**2 / (one_minus if kind == "hc2" else one_minus**2)
         meat = scores_x.T @ (scores_x * squared[:, None])
         return CovarianceFit(bread @ meat @ bread, df_resid, None, f"{kind.upper()}, t(N-K)")
+    if kind == "cr2":
+        if clusters is None:
+            raise ConfigError("vcov='cr2' needs cluster=")
+        return _cr2(scores_x, residuals, bread, clusters, cluster_name, absorbed)
+    if kind == "cluster" and second_clusters is not None:
+        if clusters is None:
+            raise ConfigError("two-way clustering needs both cluster columns")
+        return _two_way(scores_x, residuals, bread, clusters, second_clusters, cluster_name,
+                        n_obs=n_obs, df_resid=df_resid)
     if kind == "cluster":
         if clusters is None:
             raise ConfigError("vcov='cluster' needs cluster=")
@@ -156,3 +224,89 @@ def sandwich(
             f"cluster CR1 ({cluster_name}), t(G-1)",
         )
     raise EstimationError(f"vcov={kind!r} is not implemented yet")
+
+
+def _cluster_meat(scores: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, int]:
+    n_clusters = int(codes.max()) + 1
+    sums = np.zeros((n_clusters, scores.shape[1]))
+    np.add.at(sums, codes, scores)
+    return sums.T @ sums, n_clusters
+
+
+def _two_way(
+    scores_x: np.ndarray,
+    residuals: np.ndarray,
+    bread: np.ndarray,
+    first: np.ndarray,
+    second: np.ndarray,
+    cluster_name: str | None,
+    *,
+    n_obs: int,
+    df_resid: int,
+) -> CovarianceFit:
+    """Cameron-Gelbach-Miller two-way clustering with the min(G) factor of reghdfe/fixest."""
+    scores = scores_x * residuals[:, None]
+    meat_a, g_a = _cluster_meat(scores, first)
+    meat_b, g_b = _cluster_meat(scores, second)
+    _, both = np.unique(np.stack([first, second]), axis=1, return_inverse=True)
+    meat_ab, _ = _cluster_meat(scores, np.asarray(both).reshape(-1))
+    n_clusters = min(g_a, g_b)
+    if n_clusters < 2:
+        raise EstimationError(
+            f"two-way clustering needs at least 2 clusters in each of {cluster_name}, found "
+            f"{g_a} and {g_b}"
+        )
+    factor = n_clusters / (n_clusters - 1) * (n_obs - 1) / df_resid
+    covariance = factor * (bread @ (meat_a + meat_b - meat_ab) @ bread)
+    return CovarianceFit(
+        covariance,
+        n_clusters - 1,
+        n_clusters,
+        f"two-way cluster CR1 ({cluster_name}; G={g_a}, {g_b}), t(min(G)-1)",
+    )
+
+
+def _inverse_sqrt(matrix: np.ndarray) -> np.ndarray:
+    """Symmetric (Moore-Penrose) inverse square root; eigenvalues below 1e-12 are dropped."""
+    values, vectors = np.linalg.eigh((matrix + matrix.T) / 2)
+    keep = values > 1e-12
+    scaled = vectors[:, keep] / np.sqrt(values[keep])
+    return scaled @ vectors[:, keep].T
+
+
+def _cr2(
+    scores_x: np.ndarray,
+    residuals: np.ndarray,
+    bread: np.ndarray,
+    clusters: np.ndarray,
+    cluster_name: str | None,
+    absorbed: tuple[np.ndarray, int, np.ndarray] | None,
+) -> CovarianceFit:
+    """Bell-McCaffrey CR2 with explicit (I - H_gg)^(-1/2) per cluster, t(G-1)."""
+    n_clusters = int(clusters.max()) + 1
+    if n_clusters < 2:
+        raise EstimationError(
+            f"cluster-robust inference needs at least 2 clusters in {cluster_name!r}, found "
+            f"{n_clusters}"
+        )
+    order = np.argsort(clusters, kind="stable")
+    bounds = np.searchsorted(clusters[order], np.arange(n_clusters + 1))
+    if absorbed is not None:
+        fe_codes, fe_levels, fe_weights = absorbed
+        fe_totals = np.bincount(fe_codes, weights=fe_weights, minlength=fe_levels)
+        root_weights = np.sqrt(fe_weights)
+    meat = np.zeros((scores_x.shape[1], scores_x.shape[1]))
+    for group in range(n_clusters):
+        rows = order[bounds[group] : bounds[group + 1]]
+        x_g = scores_x[rows]
+        hat = x_g @ bread @ x_g.T
+        if absorbed is not None:
+            same = fe_codes[rows][:, None] == fe_codes[rows][None, :]
+            root = root_weights[rows]
+            hat = hat + same * np.outer(root, root) / fe_totals[fe_codes[rows]][None, :]
+        adjust = _inverse_sqrt(np.eye(rows.size) - hat)
+        u_g = x_g.T @ (adjust @ residuals[rows])
+        meat += np.outer(u_g, u_g)
+    return CovarianceFit(
+        bread @ meat @ bread, n_clusters - 1, n_clusters, f"cluster CR2 ({cluster_name}), t(G-1)"
+    )

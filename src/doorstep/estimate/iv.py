@@ -114,9 +114,14 @@ def iv(
     fixed = as_names("strata", strata)
     _check_keywords(fixed, weights, cluster)
     kind = resolve_vcov(vcov, cluster)
-    if kind in ("hc2", "hc3"):
+    if kind in ("hc2", "hc3", "cr2"):
         raise EstimationError(
             f"vcov={kind!r} is not implemented for iv; use 'iid', 'hc1' or 'cluster'"
+        )
+    if cluster is not None and not isinstance(cluster, str):
+        raise EstimationError(
+            f"two-way clustering (cluster={cluster!r}) is not implemented for iv; give one "
+            "cluster column"
         )
     for name, value in (("outcome", outcome), ("endogenous", endogenous)):
         if not isinstance(value, str):

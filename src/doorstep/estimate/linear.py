@@ -25,7 +25,7 @@ from doorstep.estimate._checks import (
     factor_codes,
     numeric_column,
 )
-from doorstep.estimate.covariance import resolve_vcov, sandwich
+from doorstep.estimate.covariance import cluster_names, resolve_vcov, sandwich
 from doorstep.estimate.result import EstimationResult
 
 __all__ = ["ancova", "difference_in_means", "regress"]
@@ -44,6 +44,7 @@ class _Sample:
     n_obs: int
     n_dropped_missing: int
     n_dropped_zero_weight: int
+    second_clusters: np.ndarray | None = None
 
     def extras(self) -> dict[str, int]:
         return {
@@ -58,7 +59,7 @@ def _sample(
     numeric: dict[str, str],
     fixed_effects: tuple[str, ...],
     weights: str | None,
-    cluster: str | None,
+    cluster: str | tuple[str, str] | None,
 ) -> _Sample:
     """Extract the model columns, dropping rows with a missing value in any used column.
 
@@ -72,7 +73,8 @@ def _sample(
         roles[role] += (column,)
     roles["fixed_effects"] = fixed_effects
     roles["weights"] = as_names("weights", weights)
-    roles["cluster"] = as_names("cluster", cluster)
+    clustering = cluster_names(cluster)
+    roles["cluster"] = clustering
     check_columns(data, roles)
     arrays = {column: numeric_column(data, column, role) for column, role in numeric.items()}
     keep = np.ones(len(data), dtype=bool)
@@ -81,9 +83,11 @@ def _sample(
     codes = [factor_codes(data, column) for column in fixed_effects]
     for code in codes:
         keep &= code >= 0
-    cluster_codes = factor_codes(data, cluster) if cluster is not None else None
-    if cluster_codes is not None:
-        keep &= cluster_codes >= 0
+    all_cluster_codes = [factor_codes(data, name) for name in clustering]
+    for codes_of_cluster in all_cluster_codes:
+        keep &= codes_of_cluster >= 0
+    cluster_codes = all_cluster_codes[0] if all_cluster_codes else None
+    second_codes = all_cluster_codes[1] if len(all_cluster_codes) == 2 else None
     if weights is not None:
         weight_values = numeric_column(data, weights, "weights")
         keep &= ~np.isnan(weight_values)
@@ -108,6 +112,7 @@ def _sample(
         n_obs=n_obs,
         n_dropped_missing=n_missing,
         n_dropped_zero_weight=int(zero.sum()),
+        second_clusters=dense_codes(second_codes[keep])[0] if second_codes is not None else None,
     )
 
 
@@ -158,7 +163,7 @@ def _fit_linear(
     sample: _Sample,
     *,
     vcov: str,
-    cluster: str | None,
+    cluster: str | tuple[str, str] | None,
     fixed_effects: tuple[str, ...],
 ) -> _LinearFit:
     """WLS of ``outcome`` on ``regressors`` (plus an intercept, or absorbed fixed effects)."""
@@ -168,9 +173,7 @@ def _fit_linear(
             np.column_stack([outcome, regressors]), sample.factors, weights, names=fixed_effects
         )
         y, x = stacked[:, 0], stacked[:, 1:]
-        n_absorbed, _ = _within.absorbed_parameters(
-            sample.factors, sample.clusters if vcov == "cluster" else None
-        )
+        n_absorbed = _absorbed_count(sample, vcov)
     else:
         y, x = outcome, regressors
         n_absorbed = 0
@@ -192,6 +195,14 @@ def _fit_linear(
                 f"vcov={vcov!r} with more than one absorbed fixed effect is not implemented; "
                 "use vcov='hc1' or 'cluster'"
             )
+    absorbed = None
+    if vcov == "cr2" and sample.factors:
+        if len(sample.factors) > 1:
+            raise EstimationError(
+                "vcov='cr2' with more than one absorbed fixed effect is not implemented; use "
+                "vcov='cluster', or enter the extra fixed effects as dummy regressors"
+            )
+        absorbed = (*sample.factors[0], weights)
     n_params = x.shape[1] + n_absorbed
     covariance = sandwich(
         x_w,
@@ -200,8 +211,10 @@ def _fit_linear(
         kind=vcov,
         n_params=n_params,
         clusters=sample.clusters,
-        cluster_name=cluster,
+        cluster_name=", ".join(cluster_names(cluster)) or None,
         leverage=leverage,
+        second_clusters=sample.second_clusters if vcov == "cluster" else None,
+        absorbed=absorbed,
     )
     return _LinearFit(
         coefficients,
@@ -213,11 +226,26 @@ def _fit_linear(
     )
 
 
+def _absorbed_count(sample: _Sample, vcov: str) -> int:
+    """Absorbed parameters as reghdfe counts them (factors nested in a cluster count nothing).
+
+    With two-way clustering a factor counts nothing when it is nested in either cluster
+    variable; with several factors nested in different cluster variables the smaller of the two
+    counts is used.
+    """
+    if vcov not in ("cluster", "cr2"):
+        return _within.absorbed_parameters(sample.factors, None)[0]
+    counts = [_within.absorbed_parameters(sample.factors, sample.clusters)[0]]
+    if sample.second_clusters is not None:
+        counts.append(_within.absorbed_parameters(sample.factors, sample.second_clusters)[0])
+    return min(counts)
+
+
 def _check_keywords(fixed_effects, weights, cluster) -> tuple[str, ...]:
     fixed = as_names("fixed_effects", fixed_effects)
-    for name, value in (("weights", weights), ("cluster", cluster)):
-        if value is not None and not isinstance(value, str):
-            raise ConfigError(f"{name} must be one column name or None, found {value!r}")
+    if weights is not None and not isinstance(weights, str):
+        raise ConfigError(f"weights must be one column name or None, found {weights!r}")
+    cluster_names(cluster)
     return fixed
 
 
@@ -257,11 +285,13 @@ def regress(
     weights : str, optional
         Analytic or probability weights (WLS); they enter point estimates and the sandwich.
         Rows with zero weight are dropped and counted in ``extras["n_dropped_zero_weight"]``.
-    cluster : str, optional
-        Cluster column; makes ``vcov="cluster"`` the default.
+    cluster : str or (str, str), optional
+        Cluster column; makes ``vcov="cluster"`` the default. A pair of columns gives two-way
+        clustering (Cameron-Gelbach-Miller with reghdfe's min(G) factor and t(min(G)-1)).
     vcov : {"iid", "hc1", "hc2", "hc3", "cluster", "cr2"}, optional
         Covariance type (see ``doorstep.estimate.covariance``); default ``"cluster"`` with
-        ``cluster=``, else ``"hc1"``. ``"cr2"`` is not implemented yet.
+        ``cluster=``, else ``"hc1"``. ``"cr2"`` is Bell-McCaffrey CR2 with t(G-1) (one cluster
+        column, at most one absorbed fixed effect).
 
     Returns
     -------

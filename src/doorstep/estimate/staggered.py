@@ -1,18 +1,21 @@
 """Staggered difference-in-differences: Callaway and Sant'Anna (2021) group-time effects.
 
 This module owns :func:`staggered_did` (group-time ATT(g,t) on a balanced panel, unconditional
-parallel trends, analytic influence-function standard errors) and its result
+or conditional parallel trends, analytic influence-function standard errors) and its result
 :class:`StaggeredResult` with the aggregations of R's ``did::aggte`` (simple, group, dynamic,
-calendar) and the pre-trend Wald test. Conventions follow R's ``did`` and ``moderndid``: the
-influence function of unit i for a cell is ``n/n_g (dy_i - mean_g)`` for treated units and
-``-n/n_c (dy_i - mean_c)`` for controls, and the covariance is ``IF'IF / n^2`` over the n units
-(cluster sums of the IF when clustering above the unit). It must not import ``doorstep.io``,
-``doorstep.report``, ``doorstep.run`` or notebook code.
+calendar), the pre-trend Wald test and uniform confidence bands by multiplier bootstrap.
+Conventions follow R's ``did`` and ``moderndid``: without covariates the influence function of
+unit i for a cell is ``n/n_g (dy_i - mean_g)`` for treated units and ``-n/n_c (dy_i - mean_c)``
+for controls; with covariates each cell is a two-period Sant'Anna-Zhao estimator from
+``doorstep.estimate.did`` (its influence function scaled by n / n_cell); the covariance is
+``IF'IF / n^2`` over the n units (cluster sums of the IF when clustering above the unit). It
+must not import ``doorstep.io``, ``doorstep.report``, ``doorstep.run`` or notebook code.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Sequence
 from typing import Any, Literal
@@ -29,6 +32,7 @@ from doorstep.estimate._checks import (
     check_frame,
     numeric_column,
 )
+from doorstep.estimate.did import max_propensity, panel_att
 from doorstep.estimate.result import TIDY_COLUMNS, EstimationResult, WaldTest, wald_test
 
 __all__ = ["StaggeredResult", "staggered_did"]
@@ -37,7 +41,62 @@ CONTROL_GROUPS = ("never", "not_yet")
 BASE_PERIODS = ("varying", "universal")
 METHODS = ("reg", "dr", "ipw")
 AGGREGATIONS = ("simple", "group", "dynamic", "calendar")
+MULTIPLIERS = ("mammen", "rademacher")
+OVERLAP_LIMIT = 0.999
 _TINY_SE = math.sqrt(np.finfo(float).eps) * 10
+_SQRT5 = math.sqrt(5.0)
+_BOOTSTRAP_CHUNK = 1 << 24  # multipliers drawn per chunk (reps x clusters)
+
+
+def _check_level(level: float) -> float:
+    if isinstance(level, bool) or not isinstance(level, int | float) or not 0 < level < 1:
+        raise ConfigError(f"level must be a number strictly between 0 and 1, found {level!r}")
+    return float(level)
+
+
+def _bootstrap_max_t(
+    influence: np.ndarray,
+    std_errors: np.ndarray,
+    cluster_codes: np.ndarray,
+    *,
+    reps: int,
+    seed: int,
+    multiplier: str,
+) -> np.ndarray:
+    """Multiplier-bootstrap draws of max_j |theta*_j - theta_j| / se_j (sorted).
+
+    theta* - theta = sum over clusters of v_c * (cluster sum of the IF) / n, with v_c Mammen's
+    two-point weights (mean 0, variance 1, third moment 1; R ``did``'s choice) or Rademacher
+    signs, one per cluster (the unit unless clustered above it). Columns with a zero or missing
+    standard error (e.g. the reference cell of the universal base period) are left out.
+    """
+    n_units = influence.shape[0]
+    keep = np.isfinite(std_errors) & (std_errors > 0)
+    if not keep.any():
+        return np.full(reps, np.nan)
+    n_clusters = int(cluster_codes.max()) + 1
+    sums = np.zeros((n_clusters, int(keep.sum())))
+    np.add.at(sums, cluster_codes, influence[:, keep])
+    scaled = sums / (n_units * std_errors[keep][None, :])
+    rng = np.random.default_rng(seed)
+    chunk = max(1, _BOOTSTRAP_CHUNK // n_clusters)
+    draws = np.empty(reps)
+    low, high = (1 - _SQRT5) / 2, (1 + _SQRT5) / 2
+    p_low = (1 + _SQRT5) / (2 * _SQRT5)
+    for start in range(0, reps, chunk):
+        size = min(chunk, reps - start)
+        if multiplier == "mammen":
+            weights = np.where(rng.random((size, n_clusters)) < p_low, low, high)
+        else:
+            weights = rng.integers(0, 2, size=(size, n_clusters)) * 2.0 - 1.0
+        draws[start : start + size] = np.abs(weights @ scaled).max(axis=1)
+    return np.sort(draws)
+
+
+def _quantile(sorted_draws: np.ndarray, level: float) -> float:
+    if sorted_draws.size == 0 or np.isnan(sorted_draws).all():
+        return math.nan
+    return float(np.quantile(sorted_draws, level, method="inverted_cdf"))
 
 
 def _format_value(value: float) -> str:
@@ -73,6 +132,13 @@ class StaggeredResult:
         Periods of anticipation allowed.
     extras : dict
         Units dropped and why, and other counts.
+    bootstrap_reps : int
+        Multiplier-bootstrap draws for the uniform bands (0: no bands).
+    seed : int
+        Seed of the bootstrap draws (drawn once and recorded when not given), so that every
+        band computed from this result uses the same draws.
+    multiplier : str
+        ``"mammen"`` or ``"rademacher"`` multipliers.
 
     Examples
     --------
@@ -98,6 +164,9 @@ class StaggeredResult:
     base_period: str
     anticipation: int
     extras: dict[str, Any] = dataclasses.field(default_factory=dict)
+    bootstrap_reps: int = 0
+    seed: int = 0
+    multiplier: str = "mammen"
 
     @property
     def n_units(self) -> int:
@@ -126,15 +195,62 @@ class StaggeredResult:
         std_errors[std_errors <= _TINY_SE] = np.nan
         return std_errors
 
-    def group_time_table(self, level: float = 0.95) -> pd.DataFrame:
-        """Frame of ATT(g,t): group, time, estimate, std_error, conf_low, conf_high, post.
+    def _max_t(self, influence: np.ndarray, std_errors: np.ndarray) -> np.ndarray:
+        if self.bootstrap_reps == 0:
+            return np.empty(0)
+        return _bootstrap_max_t(
+            influence,
+            std_errors,
+            self.cluster_codes,
+            reps=self.bootstrap_reps,
+            seed=self.seed,
+            multiplier=self.multiplier,
+        )
 
-        Intervals are pointwise, from the normal distribution; the uniform bands of R's
-        multiplier bootstrap are not implemented yet.
+    @functools.cached_property
+    def _group_time_max_t(self) -> np.ndarray:
+        return self._max_t(self.influence, self.std_errors)
+
+    def uniform_critical_value(
+        self,
+        level: float = 0.95,
+        *,
+        kind: Literal["simple", "group", "dynamic", "calendar"] | None = None,
+    ) -> float:
+        """Critical value of the uniform (sup-t) band, from the multiplier bootstrap.
+
+        The ``level`` quantile of max_j |theta*_j - theta_j| / se_j over the bootstrap draws,
+        with se_j the analytic standard errors, so that ``estimate +/- c * std_error`` covers
+        all terms at once with probability ``level``. ``kind=None`` covers the group-time
+        effects; an aggregation kind covers its terms other than the overall ``"ATT"`` (R's
+        ``aggte`` bands), or the overall ATT for ``"simple"``. NaN when ``bootstrap_reps=0``.
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd
+        >>> rows = [(i, t, 3 if i < 20 else 0) for i in range(40) for t in (1, 2, 3, 4)]
+        >>> frame = pd.DataFrame(rows, columns=["id", "t", "g"])
+        >>> frame["y"] = np.random.default_rng(0).normal(size=len(frame))
+        >>> result = staggered_did(frame, "y", "id", "t", "g", bootstrap_reps=199, seed=1)
+        >>> result.uniform_critical_value() > 1.96
+        True
         """
-        if not 0 < level < 1:
-            raise ConfigError(f"level must be strictly between 0 and 1, found {level!r}")
+        level = _check_level(level)
+        if kind is None:
+            return _quantile(self._group_time_max_t, level)
+        check_choice("kind", kind, AGGREGATIONS)
+        return _quantile(self.aggregate(kind).extras["bootstrap_max_t"], level)
+
+    def group_time_table(self, level: float = 0.95) -> pd.DataFrame:
+        """Frame of ATT(g,t) with pointwise intervals and the uniform band.
+
+        Columns: group, time, estimate, std_error, conf_low, conf_high (pointwise normal),
+        uniform_low, uniform_high (``estimate +/- uniform_critical_value(level) * std_error``,
+        NaN without bootstrap), post.
+        """
+        level = _check_level(level)
         critical = stats.norm.ppf(0.5 + level / 2)
+        uniform = self.uniform_critical_value(level)
         std_errors = self.std_errors
         return pd.DataFrame(
             {
@@ -144,6 +260,8 @@ class StaggeredResult:
                 "std_error": std_errors,
                 "conf_low": self.estimates - critical * std_errors,
                 "conf_high": self.estimates + critical * std_errors,
+                "uniform_low": self.estimates - uniform * std_errors,
+                "uniform_high": self.estimates + uniform * std_errors,
                 "post": self.groups <= self.times,
             }
         )
@@ -333,12 +451,18 @@ class StaggeredResult:
             overall = float(np.mean(values))
             overall_if = np.column_stack(functions).mean(axis=1)
         all_influence = np.column_stack([overall_if, *functions])
+        covariance = self._covariance(all_influence)
+        band = slice(0, 1) if kind == "simple" else slice(1, None)
+        band_se = np.sqrt(np.clip(np.diag(covariance), 0, None))[band]
+        band_se = np.where(band_se <= _TINY_SE, np.nan, band_se)
+        max_t = self._max_t(all_influence[:, band], band_se)
+        max_t.flags.writeable = False
         return EstimationResult(
             outcome=self.outcome,
             estimator=f"staggered_did_{kind}",
             terms=("ATT", *terms),
             coefficients=np.array([overall, *values]),
-            covariance=self._covariance(all_influence),
+            covariance=covariance,
             n_obs=self.n_units,
             n_clusters=self.n_clusters,
             inference=self._inference_label(),
@@ -351,6 +475,12 @@ class StaggeredResult:
                 "anticipation": self.anticipation,
                 "n_units": self.n_units,
                 "bands": "pointwise",
+                "uniform_critical_value": _quantile(max_t, 0.95),
+                "bootstrap_max_t": max_t,
+                "bootstrap_reps": self.bootstrap_reps,
+                "multiplier": self.multiplier,
+                "seed": self.seed,
+                "method": self.extras.get("method", "reg"),
             },
         )
 

@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from doorstep.report.tables import format_p_value
+
 ESTIMAND_WORDS = {
     "att_simple": "average effect on the treated, over all rounds after the programme started",
     "itt": "effect of being offered a place (intention to treat)",
@@ -45,12 +47,17 @@ def summary_markdown(comparison: pd.DataFrame, labels: dict[str, str],
             words = ESTIMAND_WORDS.get(row["estimand"], row["estimand"])
             text = (f"- **{labels.get(outcome, outcome)}**, {words}: {row['estimate']:+,.2f} "
                     f"(95% CI {row['conf_low']:+,.2f} to {row['conf_high']:+,.2f}; "
-                    f"p = {row['p_value']:.3f})")
+                    f"p {_p_text(row['p_value'])})")
             if "true_effect" in row and pd.notna(row["true_effect"]):
                 text += (f"; the simulated true effect is {row['true_effect']:+,.2f}, "
                          f"{'inside' if row['covered'] else 'outside'} the interval")
             lines.append(text + ".")
     return "\n".join(lines)
+
+
+def _p_text(p_value: float) -> str:
+    text = format_p_value(p_value)
+    return text.replace("<", "< ") if text.startswith("<") else f"= {text}"
 
 
 def cleaning_summary(log: pd.DataFrame, dropped: pd.DataFrame) -> pd.DataFrame:

@@ -50,6 +50,19 @@ def compare_with_truth(
     return out
 
 
+def format_p_value(p_value: float) -> str:
+    """A p-value with three decimals, or ``<0.001``.
+
+    Examples
+    --------
+    >>> format_p_value(0.0004), format_p_value(0.0412)
+    ('<0.001', '0.041')
+    """
+    if pd.isna(p_value):
+        return ""
+    return "<0.001" if p_value < 0.0005 else f"{p_value:.3f}"
+
+
 def format_effect_table(comparison: pd.DataFrame, labels: dict[str, str],
                         digits: int = 2) -> pd.DataFrame:
     """A readable table of effects: estimate with its 95% CI, p-value, N, truth, coverage.
@@ -73,7 +86,7 @@ def format_effect_table(comparison: pd.DataFrame, labels: dict[str, str],
             zip(comparison["estimate"], comparison["conf_low"], comparison["conf_high"],
                 strict=True)
         ],
-        "p-value": comparison["p_value"].map(lambda p: f"{p:.3f}"),
+        "p-value": comparison["p_value"].map(format_p_value),
         "N": comparison["n_obs"].astype("Int64"),
         "Clusters": comparison["n_clusters"].astype("Int64"),
         "True effect": comparison["true_effect"].map(number),

@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 CSV_FLOAT_FORMAT = "%.12g"
+FILE_MODE = 0o644
 
 
 def write_atomic(path: str | Path, content: str | bytes) -> Path:
@@ -33,6 +34,7 @@ def write_atomic(path: str | Path, content: str | bytes) -> Path:
     try:
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(content.encode("utf-8") if isinstance(content, str) else content)
+        os.chmod(temporary, FILE_MODE)  # mkstemp makes files private; outputs are shared
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

@@ -68,7 +68,7 @@ def read_sources(config: EvaluationConfig) -> tuple[Instrument, pd.DataFrame, pd
             "round": source.round, "file": source.path.name, "platform": info.platform,
             "encoding": info.encoding or "(workbook)", "rows": info.n_rows,
             "unknown_columns": len(info.unknown_columns),
-            "missing_questions": ", ".join(info.missing_questions),
+            "missing_questions": ", ".join(info.missing_questions) or "none",
             "sha256": info.sha256[:12],
         })
     raw = pd.concat(frames, ignore_index=True)
