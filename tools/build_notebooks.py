@@ -20,12 +20,15 @@ import pandas as pd
 from IPython.display import HTML, Markdown, display
 
 from doorstep import report
+from doorstep.report import text
+from doorstep.report.i18n import localise
 from doorstep.run import files, stages
 
 pd.set_option("display.max_columns", 30)
 pd.set_option("display.width", 120)
 config, run = stages.start(config_path, run_dir)
-display(Markdown(f"**{config.title.get(config.language, config.programme)}**"))'''
+language, labels = config.language, config.labels
+report.use_language_fonts(language)'''
 
 
 def parameters_cell():
@@ -34,66 +37,73 @@ def parameters_cell():
     return cell
 
 
+def heading(level: int, key: str, intro: str | None = None, **values: str) -> str:
+    """A code line that shows a heading (and an introduction) in the report's language."""
+    hashes = "#" * level
+    line = f'display(Markdown("{hashes} " + text("{key}", language)))'
+    if intro:
+        arguments = "".join(f", {name}={value}" for name, value in values.items())
+        line += f'\ndisplay(Markdown(text("{intro}", language{arguments})))'
+    return line
+
+
+def title(key: str, intro: str) -> str:
+    """The notebook's title line: heading, programme title, introduction."""
+    return (f'display(Markdown("# " + text("{key}", language)))\n'
+            'display(Markdown(f"**{config.title_text}**"))\n'
+            f'display(Markdown(text("{intro}", language)))')
+
+
 CHAIN = {
     "01_clean": [
-        new_markdown_cell(
-            "# 01 · Clean\n\nRead every round's export as the field team handed it over, map it "
-            "onto the instrument, clean it with a logged rule for every changed cell, score the "
-            "measures and attach the study design. Raw files are never modified."),
+        new_markdown_cell("Doorstep notebook 01: read and clean every round. Parameters below; "
+                          "the text of the report follows the config's `language`."),
         parameters_cell(),
         new_code_cell(SETUP),
-        new_markdown_cell("## Sources\n\nOne row per export: the platform and encoding "
-                          "detected, rows read, and how well the file fits the instrument."),
-        new_code_cell("instrument, raw, sources = stages.read_sources(config)\nsources"),
-        new_markdown_cell("## Cleaning\n\nRows in = rows kept + rows dropped; every dropped "
-                          "row has a reason and every changed cell a log entry."),
+        new_code_cell(title("clean_title", "clean_intro")),
+        new_code_cell(heading(2, "sources", "sources_intro")),
+        new_code_cell("instrument, raw, sources = stages.read_sources(config)\n"
+                      "localise(sources, language)"),
+        new_code_cell(heading(2, "cleaning", "cleaning_intro")),
         new_code_cell(
             "result = stages.clean_sources(config, raw, instrument)\n"
-            "pd.DataFrame({\"rows read\": [len(raw)], \"rows kept\": [len(result.data)],\n"
-            "              \"rows dropped\": [len(result.dropped)]})"),
-        new_code_cell("result.dropped.groupby(\"drop_rule\").size().rename(\"rows dropped\")"
+            "pd.DataFrame({text(\"rows_read\", language): [len(raw)],\n"
+            "              text(\"rows_kept\", language): [len(result.data)],\n"
+            "              text(\"rows_dropped\", language): [len(result.dropped)]})"),
+        new_code_cell("report.cleaning_summary(result.log, result.dropped, language)"),
+        new_code_cell("result.flags.groupby(\"rule\").size().rename(text(\"flags\", language))"
                       ".to_frame()"),
-        new_code_cell("result.log.groupby(\"rule\").size().rename(\"cells changed\").to_frame()"),
-        new_code_cell("result.flags.groupby(\"rule\").size().rename(\"flags for review\")"
-                      ".to_frame()"),
-        new_markdown_cell("## Analysis data\n\nScored outcomes with the design's treatment "
-                          "columns; summaries of the outcomes over all rounds."),
+        new_code_cell(heading(2, "analysis_data", "analysis_intro")),
         new_code_cell(
             "analysis = stages.build_analysis_data(config, result.data)\n"
             "stages.save_clean_outputs(run, result, analysis, sources)\n"
-            "analysis[list(config.outcomes)].describe().T.round(2)"),
+            "localise(analysis[list(config.outcomes)].describe().T.round(2), language, labels)"),
     ],
     "02_balance": [
-        new_markdown_cell(
-            "# 02 · Balance and attrition\n\nAre the arms alike at baseline, and who was lost "
-            "between rounds? Differences are treated minus comparison, with standard errors "
-            "clustered by village."),
+        new_markdown_cell("Doorstep notebook 02: baseline balance and attrition."),
         parameters_cell(),
         new_code_cell(SETUP),
+        new_code_cell(title("balance_title", "balance_intro")),
         new_code_cell(
             "analysis = stages.load_analysis(run)\n"
             "clean_data = stages.load_analysis(run, which=\"clean\")\n"
             "balance, attrition = stages.balance_and_attrition(config, clean_data, analysis)\n"
             "files.write_csv(balance.table, run / \"balance.csv\")\n"
             "files.write_csv(attrition, run / \"attrition.csv\")\n"
-            "balance.table.round(3)"),
-        new_code_cell(
-            "display(Markdown(f\"Joint test that baseline variables do not predict treatment: \"\n"
-            "                 f\"F = {balance.joint_f:.2f}, p = {balance.joint_p:.3f}\"))"),
-        new_markdown_cell("## Attrition\n\nUnits surveyed in each round by arm (cells of fewer "
-                          "than the configured minimum number of people are suppressed)."),
+            "localise(balance.table.round(3), language, labels)"),
+        new_code_cell("display(Markdown(text(\"joint_test\", language, f=balance.joint_f, "
+                      "p=balance.joint_p)))"),
+        new_code_cell(heading(2, "attrition", "attrition_intro", n="config.min_cell_size")),
         new_code_cell(
             "count_columns = [c for c in attrition.columns if c.startswith(\"n_round\")]\n"
-            "report.small_cells_suppressed(attrition, count_columns, config.min_cell_size)"),
+            "localise(report.small_cells_suppressed(attrition, count_columns, "
+            "config.min_cell_size),\n         language)"),
     ],
     "03_impact": [
-        new_markdown_cell(
-            "# 03 · Impact\n\nEffects of the programme on every outcome, with the estimator its "
-            "design calls for: staggered difference-in-differences (Callaway and Sant'Anna) for "
-            "a phased roll-out; ITT (ANCOVA) and LATE (2SLS) for a lottery with imperfect "
-            "take-up. Standard errors are clustered by village."),
+        new_markdown_cell("Doorstep notebook 03: impact estimates for every outcome."),
         parameters_cell(),
         new_code_cell(SETUP),
+        new_code_cell(title("impact_title", "impact_intro")),
         new_code_cell(
             "analysis = stages.load_analysis(run)\n"
             "impact = stages.estimate_effects(config, analysis)\n"
@@ -101,43 +111,42 @@ CHAIN = {
             "files.write_csv(impact.headline, run / \"headline.csv\")\n"
             "columns = [\"outcome\", \"estimand\", \"estimate\", \"std_error\", \"p_value\",\n"
             "           \"conf_low\", \"conf_high\", \"n_obs\", \"n_clusters\"]\n"
-            "impact.headline[columns].round(3)"),
-        new_markdown_cell("## Event study and pre-trends\n\nFor a phased roll-out: effects by "
-                          "rounds since the programme started (negative = before it started), "
-                          "and a joint test that all pre-period effects are zero."),
+            "localise(impact.headline[columns].round(3), language, labels)"),
+        new_code_cell(heading(2, "event_study", "event_study_intro")),
         new_code_cell(
             "if len(impact.event_study):\n"
-            "    display(report.event_study_figure(impact.event_study, config.outcomes))\n"
-            "    display(impact.pre_trend.round(3))\n"
+            "    display(report.event_study_figure(impact.event_study, labels, language))\n"
+            "    display(localise(impact.pre_trend.round(3), language, labels))\n"
             "else:\n"
-            "    display(Markdown(\"No event study: this design has one follow-up round.\"))"),
+            "    display(Markdown(text(\"no_event_study\", language)))"),
     ],
     "04_report": [
-        new_markdown_cell("# Impact report"),
+        new_markdown_cell("Doorstep notebook 04: the report (written as the run's index.html)."),
         parameters_cell(),
         new_code_cell(SETUP),
         new_code_cell(
+            "display(Markdown(\"# \" + text(\"report_title\", language)))\n"
+            "display(Markdown(f\"**{config.title_text}**\"))\n"
             "headline = pd.read_csv(run / \"headline.csv\")\n"
             "truth = stages.load_truth(config)\n"
             "comparison = report.compare_with_truth(headline, truth[\"effects\"]) if truth else "
             "headline\n"
             "files.write_csv(comparison, run / \"truth_comparison.csv\")\n"
-            "display(Markdown(report.summary_markdown(comparison, config.outcomes, "
-            "config.headline)))"),
-        new_markdown_cell("## Effects on every outcome\n\nEach estimate with its 95% confidence "
-                          "interval; on simulated data, beside the true effect the simulator "
-                          "planted."),
-        new_code_cell("report.format_effect_table(comparison, config.outcomes)"),
-        new_code_cell("report.effect_figure(comparison, config.outcomes)"),
-        new_markdown_cell("## Data and cleaning"),
+            "display(Markdown(\"## \" + text(\"summary\", language)))\n"
+            "display(Markdown(report.summary_markdown(comparison, labels, config.headline, "
+            "language)))"),
+        new_code_cell(heading(2, "effects", "effects_intro")),
+        new_code_cell("report.format_effect_table(comparison, labels, language=language)"),
+        new_code_cell("report.effect_figure(comparison, labels, language=language)"),
+        new_code_cell(heading(2, "data_cleaning")),
         new_code_cell(
             "sources = pd.read_csv(run / \"sources.csv\")\n"
             "log = pd.read_csv(run / \"cleaning_log.csv\")\n"
             "dropped = pd.read_csv(run / \"dropped.csv\")\n"
-            "display(sources.drop(columns=[\"sha256\"]))\n"
-            "display(report.cleaning_summary(log, dropped))"),
-        new_markdown_cell("## Appendices"),
-        new_code_cell("HTML(report.appendix_links())"),
+            "display(localise(sources.drop(columns=[\"sha256\"]), language))\n"
+            "display(report.cleaning_summary(log, dropped, language))"),
+        new_code_cell(heading(2, "appendices")),
+        new_code_cell("HTML(report.appendix_links(language))"),
     ],
 }
 

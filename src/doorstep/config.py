@@ -50,12 +50,26 @@ class EvaluationConfig:
     cluster: str
     design: str
     design_files: dict[str, Path]
-    outcomes: dict[str, str]
+    outcomes: dict[str, str | dict[str, str]]
     headline: dict[str, str]
     truth: Path | None = None
     covariates: tuple[str, ...] = ()
     round_labels: dict[int, str] = field(default_factory=dict)
     min_cell_size: int = 5
+
+    @property
+    def labels(self) -> dict[str, str]:
+        """Each outcome's label in the config's language (English, then the name, if absent)."""
+        return {
+            name: (value if isinstance(value, str) else
+                   value.get(self.language) or value.get("en") or name)
+            for name, value in self.outcomes.items()
+        }
+
+    @property
+    def title_text(self) -> str:
+        """The report title in the config's language."""
+        return self.title.get(self.language) or self.title.get("en") or self.programme
 
     def inputs(self) -> dict[str, Path]:
         """Every input file of a run, by a readable key (for checksums in the manifest)."""
@@ -223,10 +237,17 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
         )
     design_files = {key: _existing(base, value, f"design.{key}", path)
                     for key, value in design.items()}
-    for key in ("outcomes", "headline", "title"):
+    for key in ("headline", "title"):
         for name, value in raw[key].items():
             if not isinstance(value, str):
                 raise ConfigError(f"{path}: {key}.{name}: expected text, found {value!r}")
+    for name, value in raw["outcomes"].items():
+        labels = value if isinstance(value, dict) else {"en": value}
+        if not all(isinstance(v, str) and k in LANGUAGES for k, v in labels.items()):
+            raise ConfigError(
+                f"{path}: outcomes.{name}: expected a label (text) or labels per language "
+                f"({list(LANGUAGES)}), found {value!r}"
+            )
     missing_headline = sorted(set(raw["headline"].values()) - set(raw["outcomes"]))
     if missing_headline:
         raise ConfigError(

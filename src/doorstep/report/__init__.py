@@ -6,6 +6,7 @@ it computes no estimates and reads no raw data. It must not import ``estimate``,
 """
 
 from doorstep.report.guard import PersonalDataError, scan_for_personal_data, scan_run_dir
+from doorstep.report.i18n import text, use_language_fonts
 from doorstep.report.summary import (
     appendix_links,
     cleaning_summary,
@@ -31,4 +32,6 @@ __all__ = [
     "scan_run_dir",
     "small_cells_suppressed",
     "summary_markdown",
+    "text",
+    "use_language_fonts",
 ]

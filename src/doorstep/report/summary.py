@@ -8,29 +8,24 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from doorstep.report.tables import format_p_value
+from doorstep.report.i18n import text, use_language_fonts
+from doorstep.report.tables import estimand_name, format_p_value
 
-ESTIMAND_WORDS = {
-    "att_simple": "average effect on the treated, over all rounds after the programme started",
-    "itt": "effect of being offered a place (intention to treat)",
-    "late": "effect on women who took part because they won a place (LATE)",
-    "att_observational": "effect on participants, observational comparison",
-}
 APPENDICES = (
-    ("01_clean.html", "Cleaning notebook"),
-    ("02_balance.html", "Balance and attrition notebook"),
-    ("03_impact.html", "Impact notebook"),
-    ("estimates.csv", "All estimates (tidy CSV)"),
-    ("cleaning_log.csv", "Cell-level cleaning log"),
-    ("dropped.csv", "Dropped rows with reasons"),
-    ("codebook.csv", "Codebook"),
-    ("manifest.json", "Run manifest (inputs' checksums, versions, timings)"),
+    ("01_clean.html", "appendix_clean"),
+    ("02_balance.html", "appendix_balance"),
+    ("03_impact.html", "appendix_impact"),
+    ("estimates.csv", "appendix_estimates"),
+    ("cleaning_log.csv", "appendix_log"),
+    ("dropped.csv", "appendix_dropped"),
+    ("codebook.csv", "appendix_codebook"),
+    ("manifest.json", "appendix_manifest"),
 )
 _EVENT_TIME = re.compile(r"(-?\d+)\s*$")
 
 
 def summary_markdown(comparison: pd.DataFrame, labels: dict[str, str],
-                     headline: dict[str, str]) -> str:
+                     headline: dict[str, str], language: str = "en") -> str:
     """State each headline effect in plain words with its 95% interval.
 
     Examples
@@ -44,14 +39,16 @@ def summary_markdown(comparison: pd.DataFrame, labels: dict[str, str],
     lines = []
     for outcome in headline.values():
         for _, row in comparison[comparison["outcome"] == outcome].iterrows():
-            words = ESTIMAND_WORDS.get(row["estimand"], row["estimand"])
-            text = (f"- **{labels.get(outcome, outcome)}**, {words}: {row['estimate']:+,.2f} "
-                    f"(95% CI {row['conf_low']:+,.2f} to {row['conf_high']:+,.2f}; "
-                    f"p {_p_text(row['p_value'])})")
+            line = "- " + text("summary_line", language,
+                               outcome=labels.get(outcome, outcome),
+                               words=estimand_name(row["estimand"], language, "words"),
+                               estimate=f"{row['estimate']:+,.2f}",
+                               low=f"{row['conf_low']:+,.2f}", high=f"{row['conf_high']:+,.2f}",
+                               p=_p_text(row["p_value"]))
             if "true_effect" in row and pd.notna(row["true_effect"]):
-                text += (f"; the simulated true effect is {row['true_effect']:+,.2f}, "
-                         f"{'inside' if row['covered'] else 'outside'} the interval")
-            lines.append(text + ".")
+                key = "truth_inside" if row["covered"] else "truth_outside"
+                line += text(key, language, truth=f"{row['true_effect']:+,.2f}")
+            lines.append(line + ("。" if language == "zh" else "."))
     return "\n".join(lines)
 
 
@@ -60,7 +57,8 @@ def _p_text(p_value: float) -> str:
     return text.replace("<", "< ") if text.startswith("<") else f"= {text}"
 
 
-def cleaning_summary(log: pd.DataFrame, dropped: pd.DataFrame) -> pd.DataFrame:
+def cleaning_summary(log: pd.DataFrame, dropped: pd.DataFrame,
+                     language: str = "en") -> pd.DataFrame:
     """Counts of changed cells and dropped rows by rule.
 
     Examples
@@ -70,27 +68,29 @@ def cleaning_summary(log: pd.DataFrame, dropped: pd.DataFrame) -> pd.DataFrame:
     0    a              2             0
     1    b              0             1
     """
-    changed = log.groupby("rule").size().rename("cells changed")
-    removed = dropped.groupby("drop_rule").size().rename("rows dropped")
+    changed = log.groupby("rule").size().rename(text("cells_changed", language))
+    removed = dropped.groupby("drop_rule").size().rename(text("rows_dropped", language))
     table = pd.concat([changed, removed], axis=1).fillna(0).astype("int64")
-    table.index.name = "rule"
+    table.index.name = text("rule", language)
     return table.sort_index().reset_index()
 
 
-def appendix_links(appendices: tuple[tuple[str, str], ...] = APPENDICES) -> str:
+def appendix_links(language: str = "en",
+                   appendices: tuple[tuple[str, str], ...] = APPENDICES) -> str:
     """An HTML list of links to the run's other files (relative to ``index.html``).
 
     Examples
     --------
-    >>> appendix_links((("a.csv", "A"),))
-    '<ul><li><a href="a.csv">A</a> (<code>a.csv</code>)</li></ul>'
+    >>> appendix_links("en", (("a.csv", "appendix_codebook"),))
+    '<ul><li><a href="a.csv">Codebook</a> (<code>a.csv</code>)</li></ul>'
     """
-    items = "".join(f'<li><a href="{name}">{text}</a> (<code>{name}</code>)</li>'
-                    for name, text in appendices)
+    items = "".join(f'<li><a href="{name}">{text(key, language)}</a> (<code>{name}</code>)</li>'
+                    for name, key in appendices)
     return f"<ul>{items}</ul>"
 
 
-def event_study_figure(event_study: pd.DataFrame, labels: dict[str, str]) -> Figure:
+def event_study_figure(event_study: pd.DataFrame, labels: dict[str, str],
+                       language: str = "en") -> Figure:
     """Effects by event time (rounds since start) per outcome, with 95% intervals.
 
     ``event_study`` holds tidy rows of dynamic aggregations; terms ending in an integer are the
@@ -103,6 +103,7 @@ def event_study_figure(event_study: pd.DataFrame, labels: dict[str, str]) -> Fig
     >>> len(event_study_figure(rows, {"y": "Y"}).axes)
     1
     """
+    use_language_fonts(language)
     event_time = event_study["term"].astype(str).str.extract(_EVENT_TIME)[0]
     rows = event_study.assign(event_time=pd.to_numeric(event_time)).dropna(
         subset=["event_time"])
@@ -120,7 +121,7 @@ def event_study_figure(event_study: pd.DataFrame, labels: dict[str, str]) -> Fig
         axis.axhline(0, color="grey", linestyle="--", linewidth=0.8)
         axis.axvline(-0.5, color="#c0392b", linestyle=":", linewidth=0.8)
         axis.set_title(labels.get(outcome, outcome), fontsize=9)
-        axis.set_xlabel("rounds since the programme started", fontsize=8)
+        axis.set_xlabel(text("rounds_since_start", language), fontsize=8)
         axis.set_xticks(sorted(part["event_time"].unique()))
     for axis in list(axes.flat)[len(outcomes):]:
         axis.set_visible(False)

@@ -6,9 +6,21 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from doorstep.report.i18n import TEXTS, text, use_language_fonts
+
 TRUTH_COLUMNS = ("outcome", "estimand", "value")
-ESTIMAND_SHORT = {"att_simple": "ATT", "itt": "ITT", "late": "LATE",
-                  "att_observational": "ATT, observational"}
+
+
+def estimand_name(estimand: str, language: str, form: str = "short") -> str:
+    """The estimand's name in ``language`` (``form`` "short" or "words"), else its code.
+
+    Examples
+    --------
+    >>> estimand_name("itt", "en"), estimand_name("custom", "zh")
+    ('ITT', 'custom')
+    """
+    key = f"{estimand}_{form}"
+    return text(key, language) if key in TEXTS else estimand
 
 
 def compare_with_truth(
@@ -64,7 +76,7 @@ def format_p_value(p_value: float) -> str:
 
 
 def format_effect_table(comparison: pd.DataFrame, labels: dict[str, str],
-                        digits: int = 2) -> pd.DataFrame:
+                        digits: int = 2, language: str = "en") -> pd.DataFrame:
     """A readable table of effects: estimate with its 95% CI, p-value, N, truth, coverage.
 
     Examples
@@ -78,25 +90,30 @@ def format_effect_table(comparison: pd.DataFrame, labels: dict[str, str],
     def number(value: float) -> str:
         return "" if pd.isna(value) else f"{value:,.{digits}f}"
 
+    def words(key: str) -> str:
+        return text(key, language)
+
     table = pd.DataFrame({
-        "Outcome": comparison["outcome"].map(lambda name: labels.get(name, name)),
-        "Estimand": comparison["estimand"].map(lambda name: ESTIMAND_SHORT.get(name, name)),
-        "Estimate [95% CI]": [
+        words("outcome"): comparison["outcome"].map(lambda name: labels.get(name, name)),
+        words("estimand"): comparison["estimand"].map(lambda e: estimand_name(e, language)),
+        words("estimate_ci"): [
             f"{number(e)} [{number(lo)}, {number(hi)}]" for e, lo, hi in
             zip(comparison["estimate"], comparison["conf_low"], comparison["conf_high"],
                 strict=True)
         ],
-        "p-value": comparison["p_value"].map(format_p_value),
-        "N": comparison["n_obs"].astype("Int64"),
-        "Clusters": comparison["n_clusters"].astype("Int64"),
-        "True effect": comparison["true_effect"].map(number),
-        "CI covers truth": comparison["covered"].map({True: "yes", False: "no"}),
+        words("p_value"): comparison["p_value"].map(format_p_value),
+        words("n"): comparison["n_obs"].astype("Int64"),
+        words("clusters"): comparison["n_clusters"].astype("Int64"),
     })
+    if "true_effect" in comparison.columns:
+        table[words("true_effect")] = comparison["true_effect"].map(number)
+        table[words("covers")] = comparison["covered"].map({True: words("yes"),
+                                                            False: words("no")})
     return table.reset_index(drop=True)
 
 
 def effect_figure(comparison: pd.DataFrame, labels: dict[str, str], *,
-                  title: str = "") -> Figure:
+                  title: str = "", language: str = "en") -> Figure:
     """One small panel per outcome: estimate, 95% CI and the true effect.
 
     Each outcome keeps its own units and axis; the dashed line marks zero.
@@ -109,22 +126,24 @@ def effect_figure(comparison: pd.DataFrame, labels: dict[str, str], *,
     >>> len(fig.axes)
     1
     """
+    use_language_fonts(language)
     rows = len(comparison)
     figure = Figure(figsize=(7.5, 0.9 * rows + 0.8), layout="constrained")
     axes = np.atleast_1d(figure.subplots(rows, 1, squeeze=False)[:, 0])
     for axis, (_, row) in zip(axes, comparison.iterrows(), strict=True):
         axis.hlines(0, row["conf_low"], row["conf_high"], color="#1f5f8b", linewidth=3)
-        axis.plot([row["estimate"]], [0], "o", color="#1f5f8b", label="estimate, 95% CI")
+        axis.plot([row["estimate"]], [0], "o", color="#1f5f8b",
+                  label=text("legend_estimate", language))
         if pd.notna(row.get("true_effect")):
             axis.plot([row["true_effect"]], [0], "x", color="#c0392b", markersize=10,
-                      markeredgewidth=2, label="true effect")
+                      markeredgewidth=2, label=text("legend_truth", language))
         axis.axvline(0, color="grey", linestyle="--", linewidth=0.8)
         low = min(row["conf_low"], row.get("true_effect", row["conf_low"]), 0)
         high = max(row["conf_high"], row.get("true_effect", row["conf_high"]), 0)
         margin = 0.08 * (high - low or 1)
         axis.set_xlim(low - margin, high + margin)
         axis.set_yticks([])
-        estimand = ESTIMAND_SHORT.get(row["estimand"], row["estimand"])
+        estimand = estimand_name(row["estimand"], language)
         axis.set_ylabel(f"{labels.get(row['outcome'], row['outcome'])}\n({estimand})",
                         rotation=0, ha="right", va="center", fontsize=9)
         axis.spines[["left", "right", "top"]].set_visible(False)

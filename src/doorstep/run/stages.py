@@ -28,6 +28,7 @@ from doorstep.errors import DataError
 from doorstep.instrument import Instrument, read_instrument
 from doorstep.io import read_export, read_table
 from doorstep.measures import build_measures
+from doorstep.report.i18n import text
 from doorstep.run.files import write_csv, write_parquet
 
 TIME = "round"
@@ -128,15 +129,17 @@ def load_analysis(run: Path, *, which: str = "analysis") -> pd.DataFrame:
 
 
 def _arm(config: EvaluationConfig, analysis: pd.DataFrame) -> pd.Series:
+    """Each row's arm, named in the report's language."""
+    language = config.language
     if config.design == "staggered_rollout":
-        return analysis["cohort"].map(lambda cohort: f"starts round {cohort}" if cohort else
-                                      "never in window")
-    return pd.Series(
-        [("open village" if design != "lottery" else
-          "lottery won" if won else "lottery lost" if applied else "did not apply")
-         for design, applied, won in zip(analysis["design"], analysis["applied"],
-                                         analysis["won_lottery"], strict=True)],
-        index=analysis.index)
+        return analysis["cohort"].map(
+            lambda cohort: text("arm_starts", language, round=cohort) if cohort else
+            text("arm_never", language))
+    keys = ["arm_open" if design != "lottery" else "arm_won" if won else
+            "arm_lost" if applied else "arm_not_applied"
+            for design, applied, won in zip(analysis["design"], analysis["applied"],
+                                            analysis["won_lottery"], strict=True)]
+    return pd.Series([text(key, language) for key in keys], index=analysis.index)
 
 
 def balance_sample(config: EvaluationConfig, analysis: pd.DataFrame) -> tuple[pd.DataFrame, str,

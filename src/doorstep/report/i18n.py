@@ -1,0 +1,285 @@
+"""The words of a report in English and Chinese, and the CJK font for figures.
+
+A report is wholly in one language: every heading, sentence, table header and figure label a
+notebook shows comes from :data:`TEXTS` through :func:`text`; outcome labels come from the
+config (or the instrument). Chinese figure text is drawn with Noto Sans CJK SC (SIL Open Font
+Licence 1.1), shipped on PyPI by the ``mpl-font`` package, so no missing-glyph boxes appear on
+machines without Chinese fonts.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import re
+from functools import cache
+
+from doorstep.errors import ConfigError
+
+LANGUAGES = ("en", "zh")
+CJK_FONT_FAMILY = "Noto Sans CJK SC"
+
+TEXTS: dict[str, dict[str, str]] = {
+    # notebook headings and introductions
+    "clean_title": {"en": "01 · Clean", "zh": "01 · 数据清洗"},
+    "clean_intro": {
+        "en": "Every round's export is read as the field team handed it over, mapped onto the "
+              "instrument and cleaned with a logged rule for every changed cell; the measures "
+              "are scored and the study design attached. Raw files are never modified.",
+        "zh": "按实地团队交付的原样读取每一轮导出文件，对照问卷映射变量，"
+              "逐条规则清洗并记录每一处改动；随后计算量表得分并附上研究设计信息。原始文件从不修改。"},
+    "sources": {"en": "Sources", "zh": "数据来源"},
+    "sources_intro": {
+        "en": "One row per export: the platform and encoding detected, rows read, and how well "
+              "the file fits the instrument.",
+        "zh": "每个导出文件一行：识别出的平台与编码、读取行数，以及与问卷的匹配情况。"},
+    "cleaning": {"en": "Cleaning", "zh": "清洗"},
+    "cleaning_intro": {
+        "en": "Rows in = rows kept + rows dropped; every dropped row has a reason and every "
+              "changed cell a log entry.",
+        "zh": "读入行数 = 保留行数 + 删除行数；每一行删除都有原因，每一处改动都有记录。"},
+    "analysis_data": {"en": "Analysis data", "zh": "分析数据"},
+    "analysis_intro": {
+        "en": "Scored outcomes with the design's treatment columns; summaries over all rounds.",
+        "zh": "计算得分后的结果变量及处理变量；各轮汇总统计。"},
+    "balance_title": {"en": "02 · Balance and attrition", "zh": "02 · 基线平衡与样本流失"},
+    "balance_intro": {
+        "en": "Are the arms alike at baseline, and who was lost between rounds? Differences are "
+              "treated minus comparison, with standard errors clustered by village.",
+        "zh": "各组在基线时是否可比？各轮之间流失了哪些样本？"
+              "差异为干预组减对照组，标准误按村聚类。"},
+    "joint_test": {
+        "en": "Joint test that baseline variables do not predict treatment: F = {f:.2f}, "
+              "p = {p:.3f}",
+        "zh": "基线变量能否联合预测干预分配的检验：F = {f:.2f}，p = {p:.3f}"},
+    "attrition": {"en": "Attrition", "zh": "样本流失"},
+    "attrition_intro": {
+        "en": "Units surveyed in each round by arm (cells of fewer than {n} people are "
+              "suppressed).",
+        "zh": "各组各轮完成调查的样本数（少于 {n} 人的单元格不予显示）。"},
+    "impact_title": {"en": "03 · Impact", "zh": "03 · 影响评估"},
+    "impact_intro": {
+        "en": "Effects of the programme on every outcome, with the estimator its design calls "
+              "for: staggered difference-in-differences (Callaway and Sant'Anna) for a phased "
+              "roll-out; ITT (ANCOVA) and LATE (2SLS) for a lottery with imperfect take-up. "
+              "Standard errors are clustered by village.",
+        "zh": "项目对各结果变量的影响，按研究设计选用估计方法：分批推广采用交错双重差分"
+              "（Callaway 与 Sant'Anna）；抽签分配且参与不完全时采用意向处理效应（ANCOVA）"
+              "与局部平均处理效应（两阶段最小二乘）。标准误按村聚类。"},
+    "event_study": {"en": "Event study and pre-trends", "zh": "事件研究与事前趋势"},
+    "event_study_intro": {
+        "en": "Effects by rounds since the programme started (negative = before it started), "
+              "and a joint test that all pre-period effects are zero.",
+        "zh": "按项目开始后的轮次展示效应（负数表示项目开始之前），并联合检验事前效应是否均为零。"},
+    "no_event_study": {"en": "No event study: this design has one follow-up round.",
+                       "zh": "本设计只有一轮追踪调查，不做事件研究。"},
+    "report_title": {"en": "Impact report", "zh": "影响评估报告"},
+    "summary": {"en": "Summary", "zh": "主要发现"},
+    "effects": {"en": "Effects on every outcome", "zh": "各结果变量的效应"},
+    "effects_intro": {
+        "en": "Each estimate with its 95% confidence interval; on simulated data, beside the "
+              "true effect the simulator planted.",
+        "zh": "各项估计值及其 95% 置信区间；模拟数据下同时列出模拟设定的真实效应。"},
+    "data_cleaning": {"en": "Data and cleaning", "zh": "数据与清洗"},
+    "appendices": {"en": "Appendices", "zh": "附录"},
+    # table headers and cells
+    "outcome": {"en": "Outcome", "zh": "结果变量"},
+    "estimand": {"en": "Estimand", "zh": "估计对象"},
+    "estimate_ci": {"en": "Estimate [95% CI]", "zh": "估计值 [95% 置信区间]"},
+    "p_value": {"en": "p-value", "zh": "p 值"},
+    "n": {"en": "N", "zh": "样本量"},
+    "clusters": {"en": "Clusters", "zh": "聚类数"},
+    "true_effect": {"en": "True effect", "zh": "真实效应"},
+    "covers": {"en": "CI covers truth", "zh": "区间覆盖真值"},
+    "yes": {"en": "yes", "zh": "是"},
+    "no": {"en": "no", "zh": "否"},
+    "rule": {"en": "rule", "zh": "规则"},
+    "cells_changed": {"en": "cells changed", "zh": "修改单元格数"},
+    "rows_dropped": {"en": "rows dropped", "zh": "删除行数"},
+    "flags": {"en": "flags for review", "zh": "待核查标记"},
+    "rows_read": {"en": "rows read", "zh": "读入行数"},
+    "rows_kept": {"en": "rows kept", "zh": "保留行数"},
+    # estimands
+    "att_simple_short": {"en": "ATT", "zh": "ATT"},
+    "itt_short": {"en": "ITT", "zh": "ITT"},
+    "late_short": {"en": "LATE", "zh": "LATE"},
+    "att_observational_short": {"en": "ATT, observational", "zh": "ATT（观察性比较）"},
+    "att_simple_words": {
+        "en": "average effect on the treated, over all rounds after the programme started",
+        "zh": "项目开始后各轮对受益者的平均效应"},
+    "itt_words": {"en": "effect of being offered a place (intention to treat)",
+                  "zh": "获得名额的效应（意向处理效应）"},
+    "late_words": {"en": "effect on women who took part because they won a place (LATE)",
+                   "zh": "因中签而参加者的效应（局部平均处理效应）"},
+    "att_observational_words": {"en": "effect on participants, observational comparison",
+                                "zh": "对参与者的效应（观察性比较）"},
+    # sentences
+    "summary_line": {
+        "en": "**{outcome}**, {words}: {estimate} (95% CI {low} to {high}; p {p})",
+        "zh": "**{outcome}**，{words}：{estimate}（95% 置信区间 {low} 至 {high}；p {p}）"},
+    "truth_inside": {"en": "; the simulated true effect is {truth}, inside the interval",
+                     "zh": "；模拟真实效应为 {truth}，落在区间之内"},
+    "truth_outside": {"en": "; the simulated true effect is {truth}, outside the interval",
+                      "zh": "；模拟真实效应为 {truth}，落在区间之外"},
+    # figures
+    "legend_estimate": {"en": "estimate, 95% CI", "zh": "估计值及 95% 置信区间"},
+    "legend_truth": {"en": "true effect", "zh": "真实效应"},
+    "rounds_since_start": {"en": "rounds since the programme started",
+                           "zh": "项目开始后的轮次"},
+    # appendices
+    "appendix_clean": {"en": "Cleaning notebook", "zh": "清洗笔记本"},
+    "appendix_balance": {"en": "Balance and attrition notebook", "zh": "平衡与流失笔记本"},
+    "appendix_impact": {"en": "Impact notebook", "zh": "影响评估笔记本"},
+    "appendix_estimates": {"en": "All estimates (tidy CSV)", "zh": "全部估计结果（CSV）"},
+    "appendix_log": {"en": "Cell-level cleaning log", "zh": "逐单元格清洗记录"},
+    "appendix_dropped": {"en": "Dropped rows with reasons", "zh": "删除的行及原因"},
+    "appendix_codebook": {"en": "Codebook", "zh": "变量手册"},
+    "appendix_manifest": {"en": "Run manifest (inputs' checksums, versions, timings)",
+                          "zh": "运行清单（输入文件校验值、软件版本、耗时）"},
+    "appendix_docx": {"en": "Report as a Word document", "zh": "Word 版报告"},
+    # arms
+    "arm_starts": {"en": "starts round {round}", "zh": "第 {round} 轮开始"},
+    "arm_never": {"en": "never in window", "zh": "观察期内未推广"},
+    "arm_open": {"en": "open village", "zh": "自愿参加村"},
+    "arm_won": {"en": "lottery won", "zh": "中签"},
+    "arm_lost": {"en": "lottery lost", "zh": "未中签"},
+    "arm_not_applied": {"en": "did not apply", "zh": "未申请"},
+}
+
+# Column names of the kit's tables, for display: exact names, then patterns with a number.
+_COLUMNS: dict[str, dict[str, str]] = {
+    "variable": {"en": "variable", "zh": "变量"},
+    "difference": {"en": "difference", "zh": "差异"},
+    "std_error": {"en": "std. error", "zh": "标准误"},
+    "p_value": {"en": "p-value", "zh": "p 值"},
+    "normalised_difference": {"en": "normalised difference", "zh": "标准化差异"},
+    "variance_ratio": {"en": "variance ratio", "zh": "方差比"},
+    "arm": {"en": "arm", "zh": "组别"},
+    "round": {"en": "round", "zh": "轮次"},
+    "file": {"en": "file", "zh": "文件"},
+    "platform": {"en": "platform", "zh": "平台"},
+    "encoding": {"en": "encoding", "zh": "编码"},
+    "rows": {"en": "rows", "zh": "行数"},
+    "unknown_columns": {"en": "unknown columns", "zh": "未知列数"},
+    "missing_questions": {"en": "questions missing", "zh": "缺少的题目"},
+    "outcome": {"en": "outcome", "zh": "结果变量"},
+    "estimand": {"en": "estimand", "zh": "估计对象"},
+    "estimate": {"en": "estimate", "zh": "估计值"},
+    "conf_low": {"en": "95% CI low", "zh": "95% 区间下限"},
+    "conf_high": {"en": "95% CI high", "zh": "95% 区间上限"},
+    "n_obs": {"en": "N", "zh": "样本量"},
+    "n_clusters": {"en": "clusters", "zh": "聚类数"},
+    "test": {"en": "test", "zh": "检验"},
+    "statistic": {"en": "statistic", "zh": "统计量"},
+    "restrictions": {"en": "restrictions", "zh": "约束个数"},
+    "count": {"en": "count", "zh": "个数"},
+    "mean": {"en": "mean", "zh": "均值"},
+    "std": {"en": "sd", "zh": "标准差"},
+    "min": {"en": "min", "zh": "最小值"},
+    "max": {"en": "max", "zh": "最大值"},
+}
+_NUMBERED: tuple[tuple[str, dict[str, str]], ...] = (
+    (r"^mean_(\w+)$", {"en": "mean ({0})", "zh": "均值（{0}）"}),
+    (r"^sd_(\w+)$", {"en": "sd ({0})", "zh": "标准差（{0}）"}),
+    (r"^n_round(\d+)$", {"en": "n, round {0}", "zh": "第 {0} 轮样本数"}),
+    (r"^share_round(\d+)$", {"en": "share, round {0}", "zh": "第 {0} 轮保留比例"}),
+    (r"^n_(\w+)$", {"en": "n ({0})", "zh": "样本数（{0}）"}),
+)
+
+
+def column_label(name: object, language: str) -> object:
+    """A table column's display name in ``language`` (unknown names are kept).
+
+    Examples
+    --------
+    >>> column_label("share_round3", "zh"), column_label("mean_1", "en")
+    ('第 3 轮保留比例', 'mean (1)')
+    """
+    if not isinstance(name, str):
+        return name
+    if name in _COLUMNS:
+        return _COLUMNS[name][language]
+    for pattern, templates in _NUMBERED:
+        match = re.match(pattern, name)
+        if match:
+            return templates[language].format(match.group(1))
+    return name
+
+
+def localise(frame, language: str, labels: dict[str, str] | None = None):
+    """A copy of ``frame`` for display: columns named in ``language``; ``variable`` and
+    ``outcome`` cells (and the index) replaced by their labels when given.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> shown = localise(pd.DataFrame({"variable": ["y"], "p_value": [0.5]}), "zh", {"y": "收入"})
+    >>> list(shown.columns), shown.iloc[0, 0]
+    (['变量', 'p 值'], '收入')
+    """
+    check_language(language)
+    labels = labels or {}
+    out = frame.copy()
+    for column in ("variable", "outcome"):
+        if column in out.columns:
+            out[column] = out[column].map(lambda value: labels.get(value, value))
+    out.index = out.index.map(lambda value: labels.get(value, value))
+    return out.rename(columns=lambda name: column_label(name, language))
+
+
+def check_language(language: str) -> str:
+    """Return ``language`` if supported, else raise a ConfigError listing the choices."""
+    if language not in LANGUAGES:
+        raise ConfigError(f"language: expected one of {list(LANGUAGES)}, found {language!r}")
+    return language
+
+
+def text(key: str, language: str, **values: object) -> str:
+    """The text ``key`` in ``language``, formatted with ``values``.
+
+    Examples
+    --------
+    >>> text("attrition_intro", "en", n=5)
+    'Units surveyed in each round by arm (cells of fewer than 5 people are suppressed).'
+    >>> text("yes", "zh")
+    '是'
+    """
+    check_language(language)
+    try:
+        template = TEXTS[key][language]
+    except KeyError as error:
+        raise KeyError(f"no report text {key!r} in {language!r}") from error
+    return template.format(**values) if values else template
+
+
+@cache
+def cjk_font_path() -> str:
+    """The path of the shipped Noto Sans CJK SC font file."""
+    font = importlib.resources.files("mpl_font") / "fonts" / "noto" / "NotoSansCJKsc-Regular.otf"
+    return str(font)
+
+
+def use_language_fonts(language: str) -> None:
+    """Make matplotlib draw text in a font that has the glyphs of ``language``.
+
+    For Chinese the shipped Noto Sans CJK SC comes first and DejaVu Sans is the fallback;
+    English keeps matplotlib's defaults.
+
+    Examples
+    --------
+    >>> use_language_fonts("zh")
+    >>> import matplotlib
+    >>> matplotlib.rcParams["font.sans-serif"][0]
+    'Noto Sans CJK SC'
+    """
+    import matplotlib
+    from matplotlib import font_manager
+
+    check_language(language)
+    if language == "zh":
+        if CJK_FONT_FAMILY not in {font.name for font in font_manager.fontManager.ttflist}:
+            font_manager.fontManager.addfont(cjk_font_path())
+        families = list(matplotlib.rcParams["font.sans-serif"])
+        matplotlib.rcParams["font.sans-serif"] = [CJK_FONT_FAMILY] + [
+            family for family in families if family != CJK_FONT_FAMILY]
+        matplotlib.rcParams["font.family"] = "sans-serif"
+        matplotlib.rcParams["axes.unicode_minus"] = False
