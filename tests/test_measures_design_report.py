@@ -110,3 +110,45 @@ def test_personal_data_guard(tmp_path):
 def test_small_cells_are_suppressed():
     out = small_cells_suppressed(pd.DataFrame({"n": [0, 3, 5, np.nan]}), ["n"], 5)
     assert out["n"].tolist() == ["0", "<5", "5", ""]
+
+
+def test_report_words_and_word_document(tmp_path):
+    import zipfile
+
+    from doorstep.report import Section, format_effect_table, text, write_docx
+    from doorstep.report.i18n import TEXTS, localise
+
+    assert all(set(entry) == {"en", "zh"} for entry in TEXTS.values())
+    row = pd.DataFrame({"outcome": ["y"], "estimand": ["itt"], "estimate": [1.5],
+                        "conf_low": [0.5], "conf_high": [2.5], "p_value": [0.0001],
+                        "n_obs": [100], "n_clusters": [10], "true_effect": [1.0],
+                        "covered": [True]})
+    chinese = format_effect_table(row, {"y": "收入"}, language="zh")
+    assert list(chinese.columns)[:3] == ["结果变量", "估计对象", "估计值 [95% 置信区间]"]
+    assert chinese.iloc[0].tolist()[-1] == "是" and chinese.iloc[0, 3] == "<0.001"
+    assert list(localise(pd.DataFrame({"n_round2": [1]}), "zh").columns) == ["第 2 轮样本数"]
+    with pytest.raises(Exception, match="language"):
+        text("yes", "fr")
+    path = write_docx(tmp_path / "r.docx", "影响评估报告",
+                      [Section("主要发现", ("- **收入**：+1.50",), table=chinese)])
+    body = zipfile.ZipFile(path).read("word/document.xml").decode()
+    assert "影响评估报告" in body and "收入" in body and "估计值 [95% 置信区间]" in body
+    valid_id = "11010519491231002X"
+    write_docx(tmp_path / "leak.docx", "t", [Section("s", (valid_id,))])
+    with pytest.raises(PersonalDataError, match=r"leak\.docx, line \d+: ID card number"):
+        scan_run_dir(tmp_path)
+
+
+def test_chinese_figures_use_the_shipped_cjk_font():
+    from matplotlib import font_manager
+
+    from doorstep.report import effect_figure
+    from doorstep.report.i18n import CJK_FONT_FAMILY, cjk_font_path
+
+    row = pd.DataFrame({"outcome": ["y"], "estimand": ["itt"], "estimate": [1.0],
+                        "conf_low": [0.5], "conf_high": [1.5], "true_effect": [1.2]})
+    figure = effect_figure(row, {"y": "家庭月收入（元）"}, language="zh")
+    label = figure.axes[0].yaxis.label
+    found = font_manager.findfont(label.get_fontproperties(), fallback_to_default=False)
+    assert found == cjk_font_path()
+    assert font_manager.FontProperties(fname=found).get_name() == CJK_FONT_FAMILY

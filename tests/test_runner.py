@@ -13,7 +13,7 @@ from doorstep.config import load_config
 from doorstep.errors import ConfigError, RunError
 from doorstep.estimate import TIDY_COLUMNS
 from doorstep.io import sha256_of
-from doorstep.report import scan_run_dir
+from doorstep.report import scan_run_dir, text
 from doorstep.run import CHAIN, find_notebooks_dir, run_evaluation
 
 NOTEBOOKS = find_notebooks_dir()
@@ -28,17 +28,19 @@ def runs(demo_projects, tmp_path_factory):
 
 
 def test_run_directory_is_complete(runs):
+    """Both demo programmes: every output is there, in the config's language (zh and en)."""
     for name, outcome in runs.items():
         files = {path.name for path in outcome.run_dir.iterdir()}
         assert {"index.html", "01_clean.html", "02_balance.html", "03_impact.html",
                 "estimates.csv", "manifest.json", "cleaning_log.csv", "codebook.csv",
-                "config.yaml", "truth_comparison.csv", "notebooks"} <= files, name
+                "config.yaml", "truth_comparison.csv", "notebooks", "report.docx"} <= files, name
         assert not list(outcome.run_dir.parent.glob(".*partial*"))
         estimates = pd.read_csv(outcome.estimates_csv)
         assert tuple(estimates.columns) == TIDY_COLUMNS
         assert estimates["std_error"].gt(0).all()
         html = outcome.index_html.read_text(encoding="utf-8")
-        assert "Impact report" in html and "data:image/png;base64" in html
+        language = load_config(outcome.run_dir / "config.yaml").language
+        assert text("report_title", language) in html and "data:image/png;base64" in html
         assert "import pandas" not in html  # code is hidden by default
         scan_run_dir(outcome.run_dir)  # raises if personal data reached any output
 

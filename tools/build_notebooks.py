@@ -132,19 +132,30 @@ CHAIN = {
             "comparison = report.compare_with_truth(headline, truth[\"effects\"]) if truth else "
             "headline\n"
             "files.write_csv(comparison, run / \"truth_comparison.csv\")\n"
+            "summary = report.summary_markdown(comparison, labels, config.headline, language)\n"
             "display(Markdown(\"## \" + text(\"summary\", language)))\n"
-            "display(Markdown(report.summary_markdown(comparison, labels, config.headline, "
-            "language)))"),
+            "display(Markdown(summary))"),
         new_code_cell(heading(2, "effects", "effects_intro")),
-        new_code_cell("report.format_effect_table(comparison, labels, language=language)"),
-        new_code_cell("report.effect_figure(comparison, labels, language=language)"),
+        new_code_cell("effects_table = report.format_effect_table(comparison, labels, "
+                      "language=language)\neffects_table"),
+        new_code_cell("effects_figure = report.effect_figure(comparison, labels, "
+                      "language=language)\neffects_figure"),
         new_code_cell(heading(2, "data_cleaning")),
         new_code_cell(
             "sources = pd.read_csv(run / \"sources.csv\")\n"
             "log = pd.read_csv(run / \"cleaning_log.csv\")\n"
             "dropped = pd.read_csv(run / \"dropped.csv\")\n"
+            "cleaning = report.cleaning_summary(log, dropped, language)\n"
             "display(localise(sources.drop(columns=[\"sha256\"]), language))\n"
-            "display(report.cleaning_summary(log, dropped, language))"),
+            "display(cleaning)"),
+        new_code_cell(
+            "_ = report.write_docx(run / \"report.docx\", config.title_text, [\n"
+            "    report.Section(text(\"summary\", language), (summary,)),\n"
+            "    report.Section(text(\"effects\", language),\n"
+            "                   (text(\"effects_intro\", language),),\n"
+            "                   table=effects_table, figure=effects_figure),\n"
+            "    report.Section(text(\"data_cleaning\", language), table=cleaning),\n"
+            "])"),
         new_code_cell(heading(2, "appendices")),
         new_code_cell("HTML(report.appendix_links(language))"),
     ],

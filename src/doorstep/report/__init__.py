@@ -19,9 +19,11 @@ from doorstep.report.tables import (
     format_effect_table,
     small_cells_suppressed,
 )
+from doorstep.report.word import Section, write_docx
 
 __all__ = [
     "PersonalDataError",
+    "Section",
     "appendix_links",
     "cleaning_summary",
     "compare_with_truth",
@@ -34,4 +36,5 @@ __all__ = [
     "summary_markdown",
     "text",
     "use_language_fonts",
+    "write_docx",
 ]

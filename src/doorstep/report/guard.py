@@ -11,6 +11,7 @@ where a value was found.
 from __future__ import annotations
 
 import re
+import zipfile
 from pathlib import Path
 
 from doorstep.errors import DataError
@@ -72,10 +73,19 @@ def scan_for_personal_data(text: str, *, source: str = "<text>",
     return findings
 
 
+def _docx_text(path: Path) -> str:
+    """The text of a Word document's body, one paragraph per line."""
+    with zipfile.ZipFile(path) as archive:
+        xml = archive.read("word/document.xml").decode("utf-8", errors="replace")
+    return re.sub(r"<[^>]+>", "", xml.replace("</w:p>", "\n"))
+
+
 def scan_run_dir(run_dir: str | Path, *, extra_values: tuple[str, ...] = (),
                  suffixes: tuple[str, ...] = (".csv", ".html", ".json", ".ipynb", ".yaml",
                                               ".md", ".txt", ".log")) -> None:
-    """Scan every text output of a run; raise :class:`PersonalDataError` listing findings.
+    """Scan every text output (and Word document) of a run; raise if anything looks personal.
+
+    Raises :class:`PersonalDataError` listing the findings.
 
     Examples
     --------
@@ -83,9 +93,15 @@ def scan_run_dir(run_dir: str | Path, *, extra_values: tuple[str, ...] = (),
     """
     findings: list[str] = []
     for path in sorted(Path(run_dir).rglob("*")):
-        if path.is_file() and path.suffix in suffixes:
+        if not path.is_file():
+            continue
+        if path.suffix == ".docx":
+            text = _docx_text(path)
+        elif path.suffix in suffixes:
             text = path.read_text(encoding="utf-8", errors="replace")
-            findings += scan_for_personal_data(text, source=str(path), extra_values=extra_values)
+        else:
+            continue
+        findings += scan_for_personal_data(text, source=str(path), extra_values=extra_values)
     if findings:
         shown = "\n  ".join(findings[:20])
         more = f"\n  ... and {len(findings) - 20} more" if len(findings) > 20 else ""

@@ -15,6 +15,7 @@ APPENDICES = (
     ("01_clean.html", "appendix_clean"),
     ("02_balance.html", "appendix_balance"),
     ("03_impact.html", "appendix_impact"),
+    ("report.docx", "appendix_docx"),
     ("estimates.csv", "appendix_estimates"),
     ("cleaning_log.csv", "appendix_log"),
     ("dropped.csv", "appendix_dropped"),
