@@ -1,7 +1,12 @@
 """staggered_did against moderndid 0.2 (the Python port of R's did) on R did's mpdta data.
 
-The peer runs ``att_gt(est_method="reg", boot=False)`` (analytic influence-function SEs,
-clustered by unit, countyreal) and ``aggte(..., boot=False)``. Tolerance 1e-6 relative.
+The peer runs ``att_gt(est_method=..., boot=False)`` (analytic influence-function SEs,
+clustered by unit, countyreal), without covariates and with ``xformla="~lpop"`` for
+``est_method`` "reg", "ipw" and "dr", and ``aggte(..., boot=False)``. Tolerance 1e-6 relative.
+Uniform bands: the bootstrap critical value lies between the pointwise normal one and the
+Bonferroni bound, is reproducible with the seed, and is within 5% of moderndid's at 20,000
+draws (both studentise max |t|; moderndid by bootstrap IQR standard errors, we by the analytic
+ones, so they agree only up to simulation noise).
 """
 
 from __future__ import annotations
@@ -12,11 +17,14 @@ import moderndid
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from doorstep.errors import ConfigError, EstimationError
 from doorstep.estimate import EstimationResult, StaggeredResult, staggered_did
+from doorstep.estimate.staggered import _bootstrap_max_t
 
 RTOL = 1e-6
+REPS = 199
 PEER_CONTROL = {"never": "nevertreated", "not_yet": "notyettreated"}
 PEER_TERMS = {"group": "group=", "dynamic": "event_time=", "calendar": "period="}
 
@@ -159,10 +167,16 @@ def test_staggered_options_are_checked():
         )
     with pytest.raises(ConfigError, match="'varying', 'universal'"):
         staggered_did(frame, "income", "hh_id", "round", "first_round", base_period="fixed")
-    with pytest.raises(EstimationError, match="not implemented"):
-        staggered_did(frame, "income", "hh_id", "round", "first_round", method="dr")
-    with pytest.raises(EstimationError, match="covariates"):
-        staggered_did(frame, "income", "hh_id", "round", "first_round", covariates=["district"])
+    with pytest.raises(ConfigError, match="'reg', 'dr', 'ipw'"):
+        staggered_did(frame, "income", "hh_id", "round", "first_round", method="aipw")
+    with pytest.raises(ConfigError, match="'mammen', 'rademacher'"):
+        staggered_did(frame, "income", "hh_id", "round", "first_round", multiplier="webb")
+    with pytest.raises(ConfigError, match="bootstrap_reps"):
+        staggered_did(frame, "income", "hh_id", "round", "first_round", bootstrap_reps=-1)
+    with pytest.raises(ConfigError, match="'assets'"):
+        staggered_did(frame, "income", "hh_id", "round", "first_round", covariates=["assets"])
+    with pytest.raises(ConfigError, match="level"):
+        staggered_did(frame, "income", "hh_id", "round", "first_round").uniform_critical_value(2)
     with pytest.raises(ConfigError, match="'simple', 'group', 'dynamic', 'calendar'"):
         staggered_did(frame, "income", "hh_id", "round", "first_round").aggregate("event")
     bad = frame.copy()
@@ -171,3 +185,171 @@ def test_staggered_options_are_checked():
         staggered_did(bad, "income", "hh_id", "round", "first_round")
     with pytest.raises(EstimationError, match="more than once"):
         staggered_did(pd.concat([frame, frame.head(1)]), "income", "hh_id", "round", "first_round")
+
+
+# -- conditional parallel trends -------------------------------------------------------------------
+@pytest.mark.parametrize("method", ["reg", "ipw", "dr"])
+@pytest.mark.parametrize("control_group", ["never", "not_yet"])
+def test_covariates_match_moderndid(mpdta, method, control_group):
+    peer_frame, frame = mpdta
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        peer = moderndid.att_gt(
+            peer_frame,
+            "lemp",
+            "year",
+            "countyreal",
+            "first.treat",
+            xformla="~lpop",
+            est_method=method,
+            boot=False,
+            cband=False,
+            control_group=PEER_CONTROL[control_group],
+        )
+        peer_aggregates = {
+            kind: moderndid.aggte(peer, type=kind, boot=False, cband=False)
+            for kind in ("simple", "group", "dynamic", "calendar")
+        }
+    result = staggered_did(
+        frame,
+        "lemp",
+        "countyreal",
+        "year",
+        "first.treat",
+        covariates="lpop",
+        method=method,
+        control_group=control_group,
+        bootstrap_reps=0,
+    )
+    table = result.group_time
+    np.testing.assert_array_equal(table["group"], peer.groups)
+    np.testing.assert_array_equal(table["time"], peer.times)
+    np.testing.assert_allclose(table["estimate"], peer.att_gt, rtol=RTOL)
+    np.testing.assert_allclose(table["std_error"], peer.se_gt, rtol=RTOL)
+    assert table["uniform_low"].isna().all()  # no bootstrap asked for
+    np.testing.assert_allclose(result.pre_trend_test().statistic, peer.wald_stat, rtol=RTOL)
+    for kind, reference in peer_aggregates.items():
+        aggregate = result.aggregate(kind)
+        np.testing.assert_allclose(aggregate.estimate, reference.overall_att, rtol=RTOL)
+        np.testing.assert_allclose(aggregate.std_error, reference.overall_se, rtol=RTOL)
+        if kind != "simple":
+            tidy = aggregate.tidy()
+            np.testing.assert_allclose(tidy["estimate"].iloc[1:], reference.att_by_event, rtol=RTOL)
+            np.testing.assert_allclose(tidy["std_error"].iloc[1:], reference.se_by_event, rtol=RTOL)
+    assert result.extras["method"] == method and result.extras["covariates"] == ("lpop",)
+
+
+def _covariate_trend_panel(seed: int = 9) -> pd.DataFrame:
+    """Treatment timing depends on x, and x drives the trend: unconditional PT fails."""
+    rng = np.random.default_rng(seed)
+    n_units, periods = 3000, np.arange(1, 6)
+    x = rng.normal(0, 1, n_units)
+    score = 1 / (1 + np.exp(-1.2 * x))
+    cohort = np.where(rng.random(n_units) < score, rng.choice([3, 4], n_units), 0)
+    unit = np.repeat(np.arange(n_units), periods.size)
+    period = np.tile(periods, n_units)
+    g = cohort[unit]
+    effect = np.where((g > 0) & (period >= g), 2.0, 0.0)
+    y = rng.normal(0, 1, n_units)[unit] + period * (0.5 + x[unit]) + effect
+    y = y + rng.normal(0, 0.3, unit.size)
+    return pd.DataFrame({"hh": unit, "round": period, "cohort": g.astype(np.int8),
+                         "x": x[unit], "income": y})
+
+
+def test_conditional_parallel_trends_recover_the_truth():
+    frame = _covariate_trend_panel()
+    before = frame.copy(deep=True)
+    unconditional = staggered_did(frame, "income", "hh", "round", "cohort", bootstrap_reps=0)
+    assert abs(unconditional.aggregate("simple").estimate - 2.0) > 0.5
+    for method in ("reg", "ipw", "dr"):
+        result = staggered_did(frame, "income", "hh", "round", "cohort", covariates=["x"],
+                               method=method, bootstrap_reps=0)
+        simple = result.aggregate("simple")
+        assert abs(simple.estimate - 2.0) < 4 * simple.std_error, method
+        assert result.pre_trend_test().p_value > 0.001
+    pd.testing.assert_frame_equal(frame, before)
+
+
+def test_overlap_failure_skips_the_cell_as_r_does():
+    frame = _covariate_trend_panel(seed=4).head(1500)
+    frame = frame.assign(z=np.where(frame["cohort"] == 3, 10.0, 0.0) + frame["x"] * 0.01)
+    result = staggered_did(frame, "income", "hh", "round", "cohort", covariates=["z"],
+                           method="dr", bootstrap_reps=0)
+    assert set(result.groups.tolist()) == {4}
+    assert len(result.extras["cell_warnings"]) == 4  # every cell of cohort 3: x separates it
+    assert all("separation" in text for text in result.extras["cell_warnings"])
+    assert (3, 2) in result.extras["skipped_cells"]
+
+
+# -- uniform bands ---------------------------------------------------------------------------------
+def test_uniform_critical_value_is_between_pointwise_and_bonferroni(mpdta):
+    """Exact bounds from the same draws: the sup-t quantile lies between the largest per-cell
+    95% quantile of |t*| and the largest per-cell 1 - 0.05/k quantile (Bonferroni)."""
+    _, frame = mpdta
+    result = staggered_did(frame, "lemp", "countyreal", "year", "first.treat",
+                           bootstrap_reps=999, seed=42)
+    table = result.group_time
+    std_errors = result.std_errors
+    n_cells = int(np.isfinite(std_errors).sum())
+    critical = result.uniform_critical_value()
+    per_cell = [
+        _bootstrap_max_t(result.influence[:, [j]], std_errors[[j]], result.cluster_codes,
+                         reps=999, seed=42, multiplier="mammen")
+        for j in range(n_cells)
+    ]
+    pointwise = max(np.quantile(draws, 0.95, method="inverted_cdf") for draws in per_cell)
+    bonferroni = max(
+        np.quantile(draws, 1 - 0.05 / n_cells, method="inverted_cdf") for draws in per_cell
+    )
+    assert stats.norm.ppf(0.975) < pointwise <= critical <= bonferroni
+    assert critical == pytest.approx(2.76, abs=0.2)  # moderndid: 2.76 at 20,000 draws
+    result = staggered_did(frame, "lemp", "countyreal", "year", "first.treat",
+                           bootstrap_reps=REPS, seed=42)
+    table = result.group_time
+    critical = result.uniform_critical_value()
+    np.testing.assert_allclose(
+        table["uniform_high"] - table["estimate"], critical * table["std_error"], rtol=1e-12
+    )
+    assert (table["uniform_low"] <= table["conf_low"]).all()
+    assert result.uniform_critical_value(0.9) < critical
+    again = staggered_did(frame, "lemp", "countyreal", "year", "first.treat",
+                          bootstrap_reps=REPS, seed=42)
+    assert again.uniform_critical_value() == critical
+    assert staggered_did(frame, "lemp", "countyreal", "year", "first.treat",
+                         bootstrap_reps=REPS, seed=43).uniform_critical_value() != critical
+    dynamic = result.aggregate("dynamic")
+    n_terms = len(dynamic.terms) - 1
+    band = dynamic.extras["uniform_critical_value"]
+    assert stats.norm.ppf(0.975) < band < stats.norm.ppf(1 - 0.025 / n_terms)
+    assert band == result.uniform_critical_value(kind="dynamic")
+    assert dynamic.extras["bootstrap_max_t"].size == REPS
+    simple = result.aggregate("simple").extras["uniform_critical_value"]
+    assert simple == pytest.approx(stats.norm.ppf(0.975), rel=0.15)  # one term: about 1.96
+    rademacher = staggered_did(frame, "lemp", "countyreal", "year", "first.treat",
+                               bootstrap_reps=REPS, seed=42, multiplier="rademacher")
+    assert stats.norm.ppf(0.975) < rademacher.uniform_critical_value() < 4
+    result_seedless = staggered_did(frame, "lemp", "countyreal", "year", "first.treat",
+                                    bootstrap_reps=REPS)
+    first = result_seedless.uniform_critical_value()
+    assert result_seedless.uniform_critical_value() == first  # drawn once, recorded
+    assert isinstance(result_seedless.seed, int)
+
+
+def test_uniform_critical_value_agrees_with_moderndid_at_many_draws(mpdta):
+    peer_frame, frame = mpdta
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        peer = moderndid.att_gt(peer_frame, "lemp", "year", "countyreal", "first.treat",
+                                est_method="reg", boot=True, cband=True, biters=20_000,
+                                random_state=3)
+    result = staggered_did(frame, "lemp", "countyreal", "year", "first.treat",
+                           bootstrap_reps=20_000, seed=3)
+    assert result.uniform_critical_value() == pytest.approx(peer.critical_value, rel=0.05)
+
+
+def test_clustered_bootstrap_draws_are_per_cluster():
+    frame = _staggered_panel()
+    result = staggered_did(frame, "income", "hh_id", "round", "first_round", cluster="district",
+                           bootstrap_reps=REPS, seed=1)
+    critical = result.uniform_critical_value()
+    assert stats.norm.ppf(0.975) < critical < 5

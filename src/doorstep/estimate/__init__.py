@@ -1,7 +1,8 @@
 """Estimation: treatment effects with the inference researchers expect from Stata and R.
 
 ``doorstep.estimate`` owns the estimators (``regress``, ``difference_in_means``, ``ancova``,
-``iv``, ``balance_table``, ``staggered_did``), the covariance estimators they share
+``iv``, ``balance_table``, ``did`` and ``did_table``, ``twfe``, ``event_study``,
+``staggered_did``), the covariance estimators they share
 (``doorstep.estimate.covariance``) and the one result type every estimator returns
 (:class:`EstimationResult`, with ``tidy()``). Estimators are pure functions of a frame and
 keyword options: they never change the caller's frame and their results never hold it.
@@ -13,8 +14,10 @@ from doorstep.estimate.balance import BalanceTable, balance_table
 from doorstep.estimate.covariance import IMPLEMENTED_VCOV_TYPES, VCOV_TYPES
 from doorstep.estimate.iv import iv
 from doorstep.estimate.linear import ancova, difference_in_means, regress
+from doorstep.estimate.panel import event_study, twfe
 from doorstep.estimate.result import TIDY_COLUMNS, EstimationResult, WaldTest
 from doorstep.estimate.staggered import StaggeredResult, staggered_did
+from doorstep.estimate.two_period import did, did_table
 
 __all__ = [
     "IMPLEMENTED_VCOV_TYPES",
@@ -26,8 +29,12 @@ __all__ = [
     "WaldTest",
     "ancova",
     "balance_table",
+    "did",
+    "did_table",
     "difference_in_means",
+    "event_study",
     "iv",
     "regress",
     "staggered_did",
+    "twfe",
 ]

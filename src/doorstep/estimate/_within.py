@@ -67,9 +67,20 @@ def demean(
 
 
 def is_nested(codes: np.ndarray, n_levels: int, clusters: np.ndarray) -> bool:
-    """True when every level of the factor lies within one cluster."""
-    pairs = np.unique(np.stack([codes, clusters]), axis=1)
-    return pairs.shape[1] == n_levels
+    """True when every level of the factor lies within one cluster.
+
+    O(n): record one cluster per level, then check that every row agrees with it (sorting the
+    (level, cluster) pairs took most of a two-way fixed-effects fit at 300,000 rows).
+
+    Examples
+    --------
+    >>> is_nested(np.array([0, 0, 1]), 2, np.array([5, 5, 7])), is_nested(
+    ...     np.array([0, 0, 1]), 2, np.array([5, 6, 7]))
+    (True, False)
+    """
+    owner = np.empty(n_levels, dtype=clusters.dtype)
+    owner[codes] = clusters
+    return bool(np.array_equal(owner[codes], clusters))
 
 
 def absorbed_parameters(

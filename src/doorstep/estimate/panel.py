@@ -218,10 +218,7 @@ def event_study(
     finite = ~np.isnan(periods)
     if not np.all(np.equal(np.mod(periods[finite], 1), 0)):
         raise EstimationError(f"column {time!r} (time) must hold whole numbers (periods)")
-    if never_treated is None:
-        never = np.isnan(cohorts)
-    else:
-        never = cohorts == float(never_treated)
+    never = np.isnan(cohorts) if never_treated is None else cohorts == float(never_treated)
     treated = ~never & ~np.isnan(cohorts)
     if not np.all(np.equal(np.mod(cohorts[treated], 1), 0)):
         raise EstimationError(f"column {cohort!r} (cohort) must hold whole numbers (periods)")

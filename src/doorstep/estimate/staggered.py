@@ -7,7 +7,7 @@ calendar), the pre-trend Wald test and uniform confidence bands by multiplier bo
 Conventions follow R's ``did`` and ``moderndid``: without covariates the influence function of
 unit i for a cell is ``n/n_g (dy_i - mean_g)`` for treated units and ``-n/n_c (dy_i - mean_c)``
 for controls; with covariates each cell is a two-period Sant'Anna-Zhao estimator from
-``doorstep.estimate.did`` (its influence function scaled by n / n_cell); the covariance is
+``doorstep.estimate.two_period`` (its influence function scaled by n / n_cell); the covariance is
 ``IF'IF / n^2`` over the n units (cluster sums of the IF when clustering above the unit). It
 must not import ``doorstep.io``, ``doorstep.report``, ``doorstep.run`` or notebook code.
 """
@@ -32,8 +32,8 @@ from doorstep.estimate._checks import (
     check_frame,
     numeric_column,
 )
-from doorstep.estimate.did import max_propensity, panel_att
 from doorstep.estimate.result import TIDY_COLUMNS, EstimationResult, WaldTest, wald_test
+from doorstep.estimate.two_period import max_propensity, panel_att
 
 __all__ = ["StaggeredResult", "staggered_did"]
 
@@ -365,8 +365,11 @@ class StaggeredResult:
         EstimationResult
             Main term ``"ATT"`` (the overall effect), then ``"group=g"``, ``"event_time=e"`` or
             ``"period=t"`` terms. The covariance of all terms comes from their influence
-            functions, including the term for estimated weights (R's ``wif``). Pointwise
-            normal inference; uniform bootstrap bands are not implemented yet.
+            functions, including the term for estimated weights (R's ``wif``). ``conf_int`` is
+            pointwise normal; ``extras["uniform_critical_value"]`` is the 95% sup-t critical
+            value of the multiplier bootstrap over the non-overall terms (the overall ATT for
+            ``"simple"``) and ``extras["bootstrap_max_t"]`` the sorted draws (other levels:
+            ``StaggeredResult.uniform_critical_value(level, kind=...)``).
 
         Examples
         --------
@@ -508,9 +511,12 @@ def staggered_did(
     anticipation: int = 0,
     base_period: Literal["varying", "universal"] = "varying",
     covariates: str | Sequence[str] = (),
-    method: Literal["reg", "dr", "ipw"] = "reg",
+    method: Literal["reg", "dr", "ipw"] = "dr",
+    bootstrap_reps: int = 999,
+    seed: int | None = None,
+    multiplier: Literal["mammen", "rademacher"] = "mammen",
 ) -> StaggeredResult:
-    """Callaway and Sant'Anna (2021) group-time ATT(g,t) on a balanced panel, no covariates.
+    """Callaway and Sant'Anna (2021) group-time ATT(g,t) on a balanced panel.
 
     Every cohort g is compared with the never-treated units (``control_group="never"``) or with
     the units not yet treated by max(t, base period) + anticipation (``"not_yet"``), in the
@@ -520,8 +526,9 @@ def staggered_did(
     (``"universal"``, where the reference cell is reported as 0). Standard errors are analytic,
     from the influence functions, clustered by unit (or by ``cluster``, which must be constant
     within unit; R's ``did`` only clusters above the unit in its bootstrap, so this is the
-    analytic analogue without a small-sample factor). Intervals are pointwise normal; the
-    uniform multiplier-bootstrap bands come later.
+    analytic analogue without a small-sample factor). ``conf_int`` and ``conf_low/high`` are
+    pointwise normal; uniform (sup-t) bands come from a multiplier bootstrap of the influence
+    functions (``uniform_low/high`` in ``group_time``, ``uniform_critical_value()``).
 
     Parameters
     ----------
@@ -543,18 +550,39 @@ def staggered_did(
     anticipation : int, default 0
         Periods before g in which units may already react.
     base_period : {"varying", "universal"}, default "varying"
-    covariates : sequence of str, default ()
-        Not implemented yet (conditional parallel trends come later); must be empty.
-    method : {"reg", "dr", "ipw"}, default "reg"
-        Only ``"reg"`` (which without covariates is the unconditional estimator) is implemented.
+    covariates : str or sequence of str, default ()
+        Covariates for conditional parallel trends, taken in each cell at the earlier of the base
+        period and t (R's ``did``; use baseline or time-invariant characteristics). Units with a
+        missing covariate in any period are dropped as unbalanced. Without covariates every
+        method gives the unconditional estimator.
+    method : {"reg", "dr", "ipw"}, default "dr"
+        Estimator of each cell with covariates, as R's ``did`` ``est_method``: ``"reg"`` outcome
+        regression (DRDID ``reg_did_panel``), ``"ipw"`` normalised IPW with a logit score
+        (``std_ipw_did_panel``), ``"dr"`` doubly robust (``drdid_panel``, the traditional
+        locally efficient estimator, which is what R's ``did`` and ``moderndid.att_gt`` run for
+        ``est_method="dr"``; the improved estimator is ``did(method="dr")``). As in R, a cell
+        whose unweighted logit propensity score reaches 0.999 (``"ipw"``, ``"dr"``) or whose
+        regression is singular is skipped and listed in ``extras["skipped_cells"]``, with the
+        reason in ``extras["cell_warnings"]``; comparison units with a score of 0.995 or more are
+        trimmed.
+    bootstrap_reps : int, default 999
+        Multiplier-bootstrap draws for the uniform bands; 0 turns the bands off (NaN).
+    seed : int, optional
+        Seed of the bootstrap; drawn once and recorded in ``result.seed`` when not given.
+    multiplier : {"mammen", "rademacher"}, default "mammen"
+        Bootstrap weights, one per cluster: Mammen's two-point weights (R ``did``) or signs.
+        The draws perturb cluster sums of the influence functions, so the bootstrap variance
+        equals the analytic clustered variance; R's ``did`` perturbs cluster means scaled by
+        sqrt(G) instead, which differs when clusters differ in size.
 
     Returns
     -------
     StaggeredResult
-        ``.group_time``, ``.aggregate(kind)``, ``.pre_trend_test()``; ``extras`` counts units
-        dropped for a missing period or value (``n_units_dropped_unbalanced``), units treated
-        in the first period (``n_units_dropped_treated_first_period``), units whose cohort is
-        after the last period (``n_units_late_cohort_as_never``) and skipped cells.
+        ``.group_time``, ``.aggregate(kind)``, ``.pre_trend_test()``,
+        ``.uniform_critical_value()``; ``extras`` counts units dropped for a missing period or
+        value (``n_units_dropped_unbalanced``), units treated in the first period
+        (``n_units_dropped_treated_first_period``), units whose cohort is after the last period
+        (``n_units_late_cohort_as_never``) and skipped cells.
 
     Examples
     --------
@@ -569,18 +597,23 @@ def staggered_did(
     check_choice("control_group", control_group, CONTROL_GROUPS)
     check_choice("base_period", base_period, BASE_PERIODS)
     check_choice("method", method, METHODS)
+    check_choice("multiplier", multiplier, MULTIPLIERS)
     if isinstance(anticipation, bool) or not isinstance(anticipation, int) or anticipation < 0:
         raise ConfigError(f"anticipation must be a whole number >= 0, found {anticipation!r}")
-    if as_names("covariates", covariates):
-        raise EstimationError(
-            "staggered_did with covariates is not implemented yet (only unconditional parallel "
-            "trends); pass covariates=()"
+    if (
+        isinstance(bootstrap_reps, bool)
+        or not isinstance(bootstrap_reps, int)
+        or (bootstrap_reps < 0)
+    ):
+        raise ConfigError(
+            f"bootstrap_reps must be a whole number >= 0 (0: no uniform bands), found "
+            f"{bootstrap_reps!r}"
         )
-    if method != "reg":
-        raise EstimationError(
-            f"staggered_did method={method!r} is not implemented yet; only method='reg' "
-            "(the unconditional estimator) is available"
-        )
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+        raise ConfigError(f"seed must be a whole number >= 0 or None, found {seed!r}")
+    if seed is None:
+        seed = int(np.random.SeedSequence().entropy % (2**63))
+    covariate_names = as_names("covariates", covariates)
     for name, value in (("outcome", outcome), ("unit", unit), ("time", time), ("cohort", cohort)):
         if not isinstance(value, str):
             raise ConfigError(f"{name} must be one column name, found {value!r}")
@@ -594,8 +627,13 @@ def staggered_did(
             "time": (time,),
             "cohort": (cohort,),
             "cluster": as_names("cluster", cluster),
+            "covariates": covariate_names,
         },
     )
+    if {outcome, unit, time, cohort} & set(covariate_names):
+        raise ConfigError(
+            f"covariates {list(covariate_names)} include the outcome, unit, time or cohort column"
+        )
     frame = pd.DataFrame(
         {
             "__unit": data[unit].to_numpy(),
@@ -604,6 +642,8 @@ def staggered_did(
             "__y": numeric_column(data, outcome, "outcome"),
         }
     )
+    for position, column in enumerate(covariate_names):
+        frame[f"__x{position}"] = numeric_column(data, column, "covariate")
     if cluster is not None and cluster != unit:
         frame["__cluster"] = data[cluster].to_numpy()
     if frame["__unit"].isna().any() or frame["__time"].isna().any():
@@ -635,6 +675,12 @@ def staggered_did(
     unit_info = frame.groupby("__unit", sort=False).first().reindex(wide.index)
     cohorts = unit_info["__cohort"].to_numpy(dtype=float)
     complete = ~np.isnan(wide.to_numpy()).any(axis=1) & ~np.isnan(cohorts)
+    covariate_panels = []
+    for position in range(len(covariate_names)):
+        panel = frame.pivot(index="__unit", columns="__time", values=f"__x{position}")
+        panel = panel.reindex(index=wide.index, columns=wide.columns).to_numpy(dtype=float)
+        complete &= ~np.isnan(panel).any(axis=1)
+        covariate_panels.append(panel)
     if "__cluster" in frame:
         complete &= unit_info["__cluster"].notna().to_numpy()
     n_unbalanced = int((~complete).sum())
@@ -643,6 +689,7 @@ def staggered_did(
     first_treated = complete & (cohorts > 0) & (cohorts <= period_list.min())
     keep = complete & ~first_treated
     outcomes = wide.to_numpy(dtype=float)[keep]
+    covariate_panels = [panel[keep] for panel in covariate_panels]
     cohorts = cohorts[keep]
     n_units = int(keep.sum())
     if n_units == 0:
@@ -667,6 +714,7 @@ def staggered_did(
 
     cell_groups, cell_times, cell_estimates, cell_influence = [], [], [], []
     skipped: list[tuple[float, float]] = []
+    warnings_list: list[str] = []
     n_periods = period_list.size
     first_index = 1 if base_period == "varying" else 0
     for g in cohort_list:
@@ -696,14 +744,29 @@ def staggered_did(
                 skipped.append((g, t))
                 continue
             change = outcomes[:, t_index] - outcomes[:, base_index]
-            mean_treated = change[treated].mean()
-            mean_control = change[control].mean()
-            function = np.zeros(n_units)
-            function[treated] = n_units / treated.sum() * (change[treated] - mean_treated)
-            function[control] = -n_units / control.sum() * (change[control] - mean_control)
+            if covariate_panels:
+                cell = _conditional_cell(
+                    change,
+                    treated,
+                    control,
+                    [panel[:, min(base_index, t_index)] for panel in covariate_panels],
+                    method,
+                )
+                if isinstance(cell, str):
+                    skipped.append((g, t))
+                    warnings_list.append(f"ATT(g={_format_value(g)}, t={_format_value(t)}): {cell}")
+                    continue
+                estimate, function = cell
+            else:
+                mean_treated = change[treated].mean()
+                mean_control = change[control].mean()
+                estimate = mean_treated - mean_control
+                function = np.zeros(n_units)
+                function[treated] = n_units / treated.sum() * (change[treated] - mean_treated)
+                function[control] = -n_units / control.sum() * (change[control] - mean_control)
             cell_groups.append(g)
             cell_times.append(t)
-            cell_estimates.append(mean_treated - mean_control)
+            cell_estimates.append(estimate)
             cell_influence.append(function)
     if not cell_estimates:
         raise EstimationError("no group-time effect could be estimated (no usable comparisons)")
@@ -719,11 +782,40 @@ def staggered_did(
         control_group=control_group,
         base_period=base_period,
         anticipation=anticipation,
+        bootstrap_reps=bootstrap_reps,
+        seed=seed,
+        multiplier=multiplier,
         extras={
             "n_units": n_units,
+            "method": method if covariate_names else "unconditional",
+            "covariates": covariate_names,
+            "cell_warnings": tuple(warnings_list),
             "n_units_dropped_unbalanced": n_unbalanced,
             "n_units_dropped_treated_first_period": int(first_treated.sum()),
             "n_units_late_cohort_as_never": int(late.sum()),
             "skipped_cells": tuple(skipped),
         },
     )
+
+
+def _conditional_cell(
+    change: np.ndarray,
+    treated: np.ndarray,
+    control: np.ndarray,
+    covariates: list[np.ndarray],
+    method: str,
+) -> tuple[float, np.ndarray] | str:
+    """One group-time cell under conditional parallel trends, or the reason it is skipped."""
+    n_units = change.size
+    valid = treated | control
+    d = treated[valid].astype(float)
+    x = np.column_stack([np.ones(int(valid.sum()))] + [values[valid] for values in covariates])
+    try:
+        if method in ("ipw", "dr") and max_propensity(d, x) >= OVERLAP_LIMIT:
+            return f"overlap fails (a propensity score reaches {OVERLAP_LIMIT})"
+        fit = panel_att(change[valid], d, x, None, "dr_traditional" if method == "dr" else method)
+    except EstimationError as error:
+        return str(error)
+    function = np.zeros(n_units)
+    function[valid] = n_units / valid.sum() * fit.influence
+    return fit.estimate, function

@@ -156,9 +156,8 @@ def panel_att(
         gram = x.T @ (x * w_ols[:, None]) / n
         representation = (x * (w_ols * (delta_y - fitted))[:, None]) @ np.linalg.inv(gram)
         inf_treat = (w_treat * delta_y - w_treat * eta_treat) / mean_treat
-        inf_cont = (
-            w_treat * fitted - w_treat * eta_cont + representation @ np.mean(w_treat[:, None] * x, 0)
-        ) / mean_treat
+        estimation_effect = representation @ np.mean(w_treat[:, None] * x, 0)
+        inf_cont = (w_treat * fitted - w_treat * eta_cont + estimation_effect) / mean_treat
         return PanelATT(float(eta_treat - eta_cont), inf_treat - inf_cont)
 
     if method == "dr":
@@ -190,7 +189,8 @@ def panel_att(
         inf_treat = eta_treat - w_treat * att_treat / mean_treat
         inf_cont = eta_cont - w_cont * att_cont / mean_cont
         moment = np.mean((w_cont * (delta_y - att_cont))[:, None] * x, 0) / mean_cont
-        return PanelATT(float(att_treat - att_cont), inf_treat - (inf_cont + representation_ps @ moment))
+        influence = inf_treat - (inf_cont + representation_ps @ moment)
+        return PanelATT(float(att_treat - att_cont), influence)
 
     control = d == 0
     beta = _wls(delta_y[control], x[control], w[control])
