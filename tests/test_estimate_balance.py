@@ -77,3 +77,78 @@ def test_balance_without_variation_names_the_column():
     frame = _baseline().assign(arm=0)
     with pytest.raises(EstimationError, match="'arm'"):
         balance_table(frame, "arm", ["age"])
+
+
+def test_fixed_effects_weights_pairwise_and_clusters_per_arm():
+    import statsmodels.formula.api as smf
+
+    frame = _baseline(seed=5, arms=3)
+    rng = np.random.default_rng(9)
+    frame["stratum"] = frame["village"] % 4
+    frame["w"] = rng.uniform(0.5, 2.0, len(frame))
+    before = frame.copy(deep=True)
+    balance = balance_table(
+        frame,
+        "arm",
+        ["age", "income"],
+        cluster="village",
+        weights="w",
+        fixed_effects="stratum",
+        pairwise=True,
+    )
+    pd.testing.assert_frame_equal(frame, before)
+    row = balance.table.set_index("variable").loc["income"]
+    in_arm = frame[frame["arm"] == 2]
+    assert row["mean_2"] == pytest.approx(np.average(in_arm["income"], weights=in_arm["w"]))
+    assert row["n_clusters_2"] == in_arm["village"].nunique()
+    groups = frame["village"]
+    reference = smf.wls(
+        "income ~ C(arm) + C(stratum)", data=frame.astype({"arm": int}), weights=frame["w"]
+    ).fit(cov_type="cluster", cov_kwds={"groups": groups}, use_t=True)
+    assert row["difference_2"] == pytest.approx(reference.params["C(arm)[T.2]"], rel=1e-8)
+    # reghdfe-style K: strata nested in villages are not counted, as regress does.
+    assert row["p_value_2"] > 0
+    pair = frame[frame["arm"] > 0].assign(second=lambda f: (f["arm"] == 2).astype(float))
+    pair_reference = smf.wls("income ~ second + C(stratum)", data=pair, weights=pair["w"]).fit()
+    assert row["difference_2_vs_1"] == pytest.approx(pair_reference.params["second"], rel=1e-8)
+    # Joint test with the strata absorbed: arm-1 indicator on the variables and the strata.
+    subset = frame[frame["arm"] != 2].assign(d=lambda f: (f["arm"] == 1).astype(float))
+    joint = smf.wls("d ~ age + income + C(stratum)", data=subset, weights=subset["w"]).fit(
+        cov_type="cluster", cov_kwds={"groups": subset["village"]}, use_t=True
+    )
+    assert float(balance.joint["f_statistic"].iloc[0]) == pytest.approx(
+        float(np.squeeze(joint.f_test("age = 0, income = 0").fvalue)), rel=1e-6
+    )
+
+
+def test_covariate_balance_follows_cobalt():
+    from doorstep.estimate.balance import covariate_balance
+
+    frame = _baseline(seed=4)
+    rng = np.random.default_rng(1)
+    frame["bw"] = rng.uniform(0.2, 3.0, len(frame))
+    frame["sw"] = rng.uniform(0.5, 1.5, len(frame))
+    before = frame.copy(deep=True)
+    result = covariate_balance(
+        frame, "arm", ["age", "income"], weights="bw", sampling_weights="sw", estimand="ATE"
+    )
+    pd.testing.assert_frame_equal(frame, before)
+    treated, control = frame[frame["arm"] == 1], frame[frame["arm"] == 0]
+
+    def wvar(x, w):
+        m = np.average(x, weights=w)
+        return np.sum(w * (x - m) ** 2) / (w.sum() - (w**2).sum() / w.sum())
+
+    age_t, age_c = treated["age"].astype(float), control["age"].astype(float)
+    pooled = np.sqrt((wvar(age_t, treated["sw"]) + wvar(age_c, control["sw"])) / 2)
+    after_w_t, after_w_c = treated["sw"] * treated["bw"], control["sw"] * control["bw"]
+    expected = (
+        np.average(age_t, weights=after_w_t) - np.average(age_c, weights=after_w_c)
+    ) / pooled
+    row = result.table.set_index("variable").loc["age"]
+    assert row["smd_after"] == pytest.approx(expected, rel=1e-10)
+    assert row["variance_ratio_after"] == pytest.approx(
+        wvar(age_t, after_w_t) / wvar(age_c, after_w_c), rel=1e-10
+    )
+    sizes = result.sample_size.set_index("arm")
+    assert sizes.loc[1, "ess_after"] == pytest.approx(after_w_t.sum() ** 2 / (after_w_t**2).sum())

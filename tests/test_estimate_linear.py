@@ -404,8 +404,8 @@ def test_bad_options_list_allowed_values(panel):
         regress(panel, "invest", ["value"], vcov="robust")
     with pytest.raises(ConfigError, match="needs cluster="):
         regress(panel, "invest", ["value"], vcov="cluster")
-    with pytest.raises(EstimationError, match="not implemented"):
-        regress(panel, "invest", ["value"], vcov="cr2", cluster="firm")
+    with pytest.raises(EstimationError, match="two-way"):
+        regress(panel, "invest", ["value"], vcov="cr2", cluster=("firm", "year"))
     with pytest.raises(ConfigError, match="'nope'"):
         regress(panel, "invest", ["nope"])
     with pytest.raises(ConfigError, match="interacted"):

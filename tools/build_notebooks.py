@@ -54,6 +54,64 @@ def title(key: str, intro: str) -> str:
             f'display(Markdown(text("{intro}", language)))')
 
 
+DESIGN_PARAMETERS = '''design_path = "../surveys/design_demo.yaml"
+output_dir = "../reports/design/interactive"
+seed = 20240301'''
+
+
+def design_parameters_cell():
+    cell = new_code_cell(DESIGN_PARAMETERS)
+    cell.metadata["tags"] = ["parameters"]
+    return cell
+
+
+DESIGN = {
+    "00_design": [
+        new_markdown_cell(
+            "# 00 · Design\n\nBefore fieldwork: how many villages and households to visit "
+            "to detect the effect that matters, and which villages get the programme first. "
+            "Parameters come from the design file; the assignment file and its procedure "
+            "record (seed, draw, checksum) are written so randomisation inference can re-run "
+            "the draw exactly."),
+        design_parameters_cell(),
+        new_code_cell(
+            "from pathlib import Path\n\n"
+            "import pandas as pd\n"
+            "from IPython.display import Markdown, display\n\n"
+            "from doorstep import design\n"
+            "from doorstep.io import read_table\n\n"
+            "spec = design.load_design(design_path)\n"
+            "output = Path(output_dir)\n"
+            "output.mkdir(parents=True, exist_ok=True)\n"
+            "tables = design.design_tables(spec.power)\n"
+            "display(Markdown(f\"**{spec.title}**\"))\n"
+            "tables[\"assumptions\"]"),
+        new_markdown_cell("## Minimum detectable effect\n\nThe smallest effect the design "
+                          "detects with the stated power, on those offered (ITT) and on "
+                          "participants (divided by the take-up difference)."),
+        new_code_cell("tables[\"mde\"].T"),
+        new_code_cell("tables[\"mde_by_clusters_and_icc\"]"),
+        new_code_cell("tables[\"mde_by_cluster_size_and_icc\"]"),
+        new_markdown_cell("## Villages needed and power"),
+        new_code_cell("tables[\"clusters_needed\"]"),
+        new_code_cell("tables[\"power_curve\"]"),
+        new_markdown_cell("## Cost-effectiveness at the expected effect"),
+        new_code_cell("tables.get(\"cost_effectiveness\")"),
+        new_markdown_cell("## Assignment\n\nStratified random assignment of the listed "
+                          "villages; the file and its procedure record are written beside "
+                          "this notebook's output."),
+        new_code_cell(
+            "listing, _ = read_table(spec.listing)\n"
+            "assignment = design.assign_treatment(listing, seed=seed, **spec.assignment)\n"
+            "assignment_file, procedure_file = design.write_assignment(\n"
+            "    assignment, output / \"assignment.csv\")\n"
+            "for name, table in tables.items():\n"
+            "    table.to_csv(output / f\"{name}.csv\", index=False)\n"
+            "assignment.table.groupby([spec.assignment.get(\"strata\", \"arm\"), \"arm\"])"
+            ".size().unstack()"),
+    ],
+}
+
 CHAIN = {
     "01_clean": [
         new_markdown_cell("Doorstep notebook 01: read and clean every round. Parameters below; "
@@ -106,7 +164,7 @@ CHAIN = {
         new_code_cell(title("impact_title", "impact_intro")),
         new_code_cell(
             "analysis = stages.load_analysis(run)\n"
-            "impact = stages.estimate_effects(config, analysis)\n"
+            "impact = stages.estimate_effects(config, analysis, seed=seed)\n"
             "files.write_csv(impact.estimates, run / \"estimates.csv\")\n"
             "files.write_csv(impact.headline, run / \"headline.csv\")\n"
             "columns = [\"outcome\", \"estimand\", \"estimate\", \"std_error\", \"p_value\",\n"
@@ -164,7 +222,7 @@ CHAIN = {
 
 def main() -> None:
     """Write the notebooks' cells, keeping nothing of earlier outputs."""
-    for name, cells in CHAIN.items():
+    for name, cells in {**DESIGN, **CHAIN}.items():
         notebook = new_notebook(cells=cells)
         notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                            "language": "python"}

@@ -1,4 +1,4 @@
-"""The ``doorstep`` command: ``demo``, ``simulate`` and ``run``.
+"""The ``doorstep`` command: ``demo``, ``simulate``, ``design`` and ``run``.
 
 Every Doorstep error ends the command with its own exit code (see :mod:`doorstep.errors`)
 and a one-paragraph message; anything else is a bug and keeps its traceback.
@@ -44,6 +44,12 @@ def _run_one(config: str, seed: int, show_code: bool) -> str:
     return str(run_evaluation(config, seed=seed, show_code=show_code).index_html)
 
 
+def _design_one(design: str, seed: int) -> str:
+    from doorstep.run import run_design
+
+    return str(run_design(design, seed=seed) / "00_design.html")
+
+
 def _demo(args: argparse.Namespace) -> int:
     from doorstep.run import find_notebooks_dir
     from doorstep.simulate import PROGRAMMES, simulate
@@ -54,9 +60,19 @@ def _demo(args: argparse.Namespace) -> int:
     configs = [str(root / "surveys" / programme / "evaluation.yaml") for programme in PROGRAMMES]
     with ProcessPoolExecutor(max_workers=2, mp_context=get_context("spawn")) as pool:
         futures = [pool.submit(_run_one, config, args.seed, args.show_code) for config in configs]
+        futures.append(pool.submit(_design_one, str(root / "surveys" / "design_demo.yaml"),
+                                   args.seed))
         reports = [future.result() for future in futures]
     for report in reports:
         print(report)
+    return 0
+
+
+def _design(args: argparse.Namespace) -> int:
+    from doorstep.run import run_design
+
+    print(run_design(args.design, output_dir=args.output_dir, seed=args.seed)
+          / "00_design.html")
     return 0
 
 
@@ -82,6 +98,12 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--out", default="data", help="folder for data/<programme>/")
     simulate.add_argument("--quiet", action="store_true")
     simulate.set_defaults(handler=_simulate)
+
+    design = commands.add_parser("design", help="power tables and assignment for a new programme")
+    design.add_argument("design", help="a design file such as surveys/design_demo.yaml")
+    design.add_argument("--output-dir", default=None)
+    design.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    design.set_defaults(handler=_design)
 
     run = commands.add_parser("run", help="run the notebook chain for one evaluation config")
     run.add_argument("config", help="surveys/<programme>/evaluation.yaml")

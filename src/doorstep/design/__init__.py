@@ -35,12 +35,14 @@ from doorstep.design.sampling import (
     select_villages,
     write_sample,
 )
+from doorstep.design.spec import DesignSpec, load_design
 from doorstep.design.tables import DEFAULT_PARAMETERS, design_parameters, design_tables
 
 __all__ = [
     "DEFAULT_PARAMETERS",
     "Assignment",
     "AssignmentProcedure",
+    "DesignSpec",
     "PowerCalculation",
     "SimulatedPower",
     "annuity_factor",
@@ -51,6 +53,7 @@ __all__ = [
     "design_parameters",
     "design_tables",
     "inclusion_probabilities",
+    "load_design",
     "lottery_sample",
     "minimum_detectable_effect",
     "power_analysis",

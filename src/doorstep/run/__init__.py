@@ -5,6 +5,6 @@ tree of a run (``reports/<programme>/<run_id>/``). It imports the config loader 
 the estimation code.
 """
 
-from doorstep.run.runner import CHAIN, RunOutcome, find_notebooks_dir, run_evaluation
+from doorstep.run.runner import CHAIN, RunOutcome, find_notebooks_dir, run_design, run_evaluation
 
-__all__ = ["CHAIN", "RunOutcome", "find_notebooks_dir", "run_evaluation"]
+__all__ = ["CHAIN", "RunOutcome", "find_notebooks_dir", "run_design", "run_evaluation"]

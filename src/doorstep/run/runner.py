@@ -92,7 +92,8 @@ def _versions() -> dict[str, str]:
     return versions
 
 
-def _check_parameters(notebook: Path, parameters: dict[str, object]) -> None:
+def _check_parameters(notebook: Path, parameters: dict[str, object],
+                      types: dict[str, type] = NOTEBOOK_PARAMETERS) -> None:
     """Fail before any kernel starts when a parameter is unknown to the notebook or ill-typed."""
     import papermill
 
@@ -104,7 +105,7 @@ def _check_parameters(notebook: Path, parameters: dict[str, object]) -> None:
             f"{sorted(declared)}"
         )
     for name, value in parameters.items():
-        expected = NOTEBOOK_PARAMETERS.get(name)
+        expected = types.get(name)
         if expected is not None and not isinstance(value, expected):
             raise ConfigError(
                 f"{notebook.name}: parameter {name!r}: expected {expected.__name__}, "
@@ -141,6 +142,63 @@ def _stderr_to(path: Path) -> Iterator[None]:
             sys.stderr.flush()
             os.dup2(saved, 2)
             os.close(saved)
+
+
+def _execute(notebook: Path, executed: Path, parameters: dict[str, object], kernel_name: str,
+             *, log: Path) -> None:
+    """Run one notebook with papermill (cwd: its folder); a failing cell is a RunError."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    try:
+        with _stderr_to(log):
+            papermill.execute_notebook(
+                str(notebook), str(executed), parameters=parameters, kernel_name=kernel_name,
+                cwd=str(notebook.parent), progress_bar=False, log_output=False,
+                report_mode=False,
+            )
+    except PapermillExecutionError as error:
+        raise RunError(
+            f"{notebook.name} failed in cell {error.cell_index} (execution count "
+            f"{error.exec_count}): {error.ename}: {error.evalue}"
+        ) from None
+
+
+def run_design(design_path: str | Path, *, output_dir: str | Path | None = None,
+               seed: int = 20240301, notebooks_dir: str | Path | None = None,
+               kernel_name: str = "python3") -> Path:
+    """Run ``00_design`` for a design file; returns the folder with its HTML and tables.
+
+    The folder (default ``reports/design/<timestamp>-seed<seed>``) gets the executed notebook,
+    ``00_design.html``, every design table as CSV and ``assignment.csv`` with its procedure
+    record ``assignment.json``. Written in a partial folder and renamed when complete.
+
+    Examples
+    --------
+    >>> folder = run_design("surveys/design_demo.yaml")  # doctest: +SKIP
+    """
+    from doorstep.design import load_design
+
+    spec = load_design(design_path)
+    notebooks = Path(notebooks_dir).resolve() if notebooks_dir else find_notebooks_dir(
+        spec.path.parent)
+    notebook = notebooks / "00_design.ipynb"
+    if output_dir is None:
+        output_dir = _free_name(_project_root(notebooks) / "reports" / "design"
+                                / f"{time.strftime('%Y%m%d-%H%M%S')}-seed{seed}")
+    final = Path(output_dir).resolve()
+    if final.exists():
+        raise ConfigError(f"{final}: the output folder exists already; choose another")
+    work = final.with_name(f".{final.name}.partial-{os.getpid()}")
+    parameters = {"design_path": str(spec.path), "output_dir": str(work), "seed": seed}
+    _check_parameters(notebook, parameters, {"design_path": str, "output_dir": str,
+                                             "seed": int})
+    work.mkdir(parents=True)
+    executed = work / "00_design.ipynb"
+    _execute(notebook, executed, parameters, kernel_name, log=work / "kernels.log")
+    _to_html(executed, work / "00_design.html", show_code=False)
+    work.rename(final)
+    return final
 
 
 def _free_name(path: Path) -> Path:
@@ -194,9 +252,6 @@ def run_evaluation(
     >>> outcome = run_evaluation("surveys/caring_mothers/evaluation.yaml")  # doctest: +SKIP
     >>> print(outcome.index_html)  # doctest: +SKIP
     """
-    import papermill
-    from papermill.exceptions import PapermillExecutionError
-
     config = load_config(config_path, overrides)
     notebooks = Path(notebooks_dir).resolve() if notebooks_dir else find_notebooks_dir(
         config.path.parent
@@ -224,21 +279,13 @@ def run_evaluation(
         executed = work / "notebooks" / f"{name}.ipynb"
         started = time.perf_counter()
         try:
-            with _stderr_to(work / "kernels.log"):
-                papermill.execute_notebook(
-                    str(notebooks / f"{name}.ipynb"), str(executed), parameters=parameters,
-                    kernel_name=kernel_name, cwd=str(notebooks), progress_bar=False,
-                    log_output=False, report_mode=False,
-                )
-        except PapermillExecutionError as error:
+            _execute(notebooks / f"{name}.ipynb", executed, parameters, kernel_name,
+                     log=work / "kernels.log")
+        except RunError as error:
             failed = _free_name(final.with_name(f"{final.name}.failed"))
             work.rename(failed)
             kept = failed / "notebooks" / f"{name}.ipynb"
-            raise RunError(
-                f"{name}.ipynb failed in cell {error.cell_index} (execution count "
-                f"{error.exec_count}): {error.ename}: {error.evalue}\n"
-                f"The partly executed notebook is kept at {kept}"
-            ) from None
+            raise RunError(f"{error}\nThe partly executed notebook is kept at {kept}") from None
         timings[name] = round(time.perf_counter() - started, 3)
         html_name = "index.html" if name == REPORT_NOTEBOOK else f"{name}.html"
         _to_html(executed, work / html_name, show_code=show_code)

@@ -203,12 +203,14 @@ def _headline(result: estimate.EstimationResult, estimand: str) -> pd.DataFrame:
     return row
 
 
-def estimate_effects(config: EvaluationConfig, analysis: pd.DataFrame) -> ImpactEstimates:
+def estimate_effects(config: EvaluationConfig, analysis: pd.DataFrame,
+                     seed: int = 20240301) -> ImpactEstimates:
     """Estimate every outcome's effect with the design's estimators.
 
     Staggered roll-out: Callaway-Sant'Anna group-time effects against never-treated villages,
     aggregated to the overall ATT ("simple") and by event time ("dynamic"), clustered by
-    village. Lottery: in lottery villages, among applicants, ANCOVA of the endline outcome on
+    village, with uniform bands from 999 multiplier-bootstrap draws seeded by ``seed``.
+    Lottery: in lottery villages, among applicants, ANCOVA of the endline outcome on
     winning with the baseline outcome and village (stratum) fixed effects (ITT), and 2SLS of
     the outcome on participation instrumented by winning (LATE); clustered by village.
     """
@@ -217,7 +219,7 @@ def estimate_effects(config: EvaluationConfig, analysis: pd.DataFrame) -> Impact
         if config.design == "staggered_rollout":
             result = estimate.staggered_did(
                 analysis, outcome, unit=config.unit, time=TIME, cohort="cohort",
-                control_group="never", cluster=config.cluster,
+                control_group="never", cluster=config.cluster, seed=seed,
             )
             simple = result.aggregate("simple")
             by_event_time = result.aggregate("dynamic")
