@@ -98,7 +98,7 @@ def build_analysis_data(config: EvaluationConfig, data: pd.DataFrame) -> pd.Data
     attendance, _ = read_table(files["attendance"])
     return lottery_sample(
         scored, villages, applicants, attendance, unit=config.unit, cluster=config.cluster,
-        baseline_columns=[*config.outcomes, *config.covariates], time=TIME,
+        baseline_columns=list(dict.fromkeys([*config.outcomes, *config.covariates])), time=TIME,
     )
 
 
@@ -156,7 +156,8 @@ def balance_sample(config: EvaluationConfig, analysis: pd.DataFrame) -> tuple[pd
                      if name in sample.columns]
         return sample, "ever_treated", variables
     sample = analysis[(analysis["design"] == "lottery") & (analysis["applied"] == 1)]
-    variables = [f"{name}_baseline" for name in (*config.covariates, *config.outcomes)]
+    variables = list(dict.fromkeys(
+        f"{name}_baseline" for name in (*config.covariates, *config.outcomes)))
     return sample, "won_lottery", variables
 
 
@@ -212,7 +213,9 @@ def estimate_effects(config: EvaluationConfig, analysis: pd.DataFrame,
     village, with uniform bands from 999 multiplier-bootstrap draws seeded by ``seed``.
     Lottery: in lottery villages, among applicants, ANCOVA of the endline outcome on
     winning with the baseline outcome and village (stratum) fixed effects (ITT), and 2SLS of
-    the outcome on participation instrumented by winning (LATE); clustered by village.
+    the outcome on participation instrumented by winning (LATE); in open villages, where women
+    join by choice, the doubly robust AIPW effect on participants (ATT) given the baseline
+    outcome and covariates; clustered by village.
     """
     tidy, headline, dynamic, pre_trend = [], [], [], []
     for outcome in config.outcomes:
@@ -239,8 +242,15 @@ def estimate_effects(config: EvaluationConfig, analysis: pd.DataFrame,
             late = estimate.iv(sample, outcome, "participated", "won_lottery",
                                covariates=[f"{outcome}_baseline"], strata=config.cluster,
                                cluster=config.cluster)
-            tidy += [itt.tidy(), late.tidy()]
-            headline += [_headline(itt, "itt"), _headline(late, "late")]
+            open_sample = analysis[analysis["design"] == "open"]
+            confounders = list(dict.fromkeys(
+                f"{name}_baseline" for name in (outcome, *config.covariates)))
+            open_sample = open_sample.dropna(subset=[outcome, *confounders])
+            observational = estimate.aipw(open_sample, outcome, "participated", confounders,
+                                          estimand="ATT", cluster=config.cluster)
+            tidy += [itt.tidy(), late.tidy(), observational.tidy()]
+            headline += [_headline(itt, "itt"), _headline(late, "late"),
+                         _headline(observational, "att_observational")]
     estimates = pd.concat(tidy, ignore_index=True)
     return ImpactEstimates(
         estimates=estimates,
