@@ -15,6 +15,7 @@ from doorstep.estimate import TIDY_COLUMNS
 from doorstep.io import sha256_of
 from doorstep.report import scan_run_dir, text
 from doorstep.run import CHAIN, find_notebooks_dir, run_evaluation
+from tests.conftest import ROOT
 
 NOTEBOOKS = find_notebooks_dir()
 
@@ -123,3 +124,26 @@ def test_existing_run_directory_is_refused(demo_projects, tmp_path):
     with pytest.raises(ConfigError, match="exists already"):
         run_evaluation(demo_projects["caring_mothers"], run_dir=tmp_path / "taken",
                        notebooks_dir=NOTEBOOKS)
+
+
+def test_design_notebook_writes_power_tables_and_a_reproducible_assignment(demo_projects,
+                                                                           tmp_path):
+    import shutil as copier
+
+    from doorstep.design import read_procedure, reassign
+    from doorstep.io import read_table
+    from doorstep.run import run_design
+
+    surveys = demo_projects["caring_mothers"].parents[1]
+    copier.copy(ROOT / "surveys" / "design_demo.yaml", surveys / "design_demo.yaml")
+    folder = run_design(surveys / "design_demo.yaml", output_dir=tmp_path / "design", seed=7,
+                        notebooks_dir=NOTEBOOKS)
+    assert {"00_design.html", "mde.csv", "clusters_needed.csv", "power_curve.csv",
+            "assignment.csv", "assignment.json"} <= {p.name for p in folder.iterdir()}
+    assignment = pd.read_csv(folder / "assignment.csv", dtype=str)
+    assert assignment["arm"].value_counts().to_dict() == {"control": 30, "treatment": 30}
+    listing, _ = read_table(surveys.parent / "data" / "caring_mothers" / "raw" / "rollout.csv")
+    again = reassign(read_procedure(folder / "assignment.json"), listing)
+    assert again.table["arm"].tolist() == assignment["arm"].tolist()
+    mde = pd.read_csv(folder / "mde.csv")
+    assert mde.notna().any(axis=None)
