@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _normalise(requirement: str) -> tuple[str, str]:
-    match = re.match(r"^\s*([A-Za-z0-9_.\-]+)\s*(.*)$", requirement)
+    match = re.match(r"^\s*([A-Za-z0-9_.\-\[\]]+)\s*(.*)$", requirement)
     name, spec = match.group(1).lower().replace("_", "-"), match.group(2).replace(" ", "")
     return name, spec
 
@@ -28,4 +28,7 @@ def test_environment_yml_matches_pyproject():
                 continue
             name, spec = _normalise(entry)
             listed[name] = spec
+    # conda has no extras: dask[distributed] is the two packages dask and distributed
+    spec = wanted.pop("dask[distributed]")
+    wanted.update({"dask": spec, "distributed": spec})
     assert listed == wanted

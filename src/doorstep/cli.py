@@ -1,4 +1,4 @@
-"""The ``doorstep`` command: ``demo``, ``simulate``, ``design`` and ``run``.
+"""The ``doorstep`` command: ``demo``, ``simulate``, ``design``, ``run``, ``batch`` and ``params``.
 
 Every Doorstep error ends the command with its own exit code (see :mod:`doorstep.errors`)
 and a one-paragraph message; anything else is a bug and keeps its traceback.
@@ -36,6 +36,18 @@ def _run(args: argparse.Namespace) -> int:
                              seed=args.seed, show_code=args.show_code)
     print(outcome.index_html)
     return 0
+
+
+def _batch(args: argparse.Namespace) -> int:
+    from doorstep.run.batch import batch_main
+
+    return batch_main(args)
+
+
+def _params(args: argparse.Namespace) -> int:
+    from doorstep.run.params import params_main
+
+    return params_main(args)
 
 
 def _run_one(config: str, seed: int, show_code: bool) -> str:
@@ -113,6 +125,22 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, default=DEFAULT_SEED)
     run.add_argument("--show-code", action="store_true")
     run.set_defaults(handler=_run)
+
+    batch = commands.add_parser(
+        "batch", help="run a grid of evaluations (configs x overrides x seeds), locally or on Dask")
+    batch.add_argument("grid", help="a grid file, e.g. surveys/grid_demo.yaml")
+    batch.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                       help="send the runs to this Dask scheduler (tcp://host:8786)")
+    batch.add_argument("--workers", type=int, default=None,
+                       help="local worker processes (default: the number of cores)")
+    batch.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True,
+                       help="skip runs whose finished manifest matches (default: --resume)")
+    batch.add_argument("--quiet", action="store_true", help="no progress lines")
+    batch.set_defaults(handler=_batch)
+
+    params = commands.add_parser("params", help="list a notebook's parameters: name, type, default")
+    params.add_argument("notebook", help="an .ipynb file with a cell tagged 'parameters'")
+    params.set_defaults(handler=_params)
     return parser
 
 

@@ -2,10 +2,11 @@
 
 Patterns: an 18-digit Chinese resident ID number (17 digits and a digit or X, with a valid
 ISO 7064 MOD 11-2 check digit), an 11-digit mainland mobile number (1[3-9] and nine digits),
-and a GPS point given with five or more decimals. Embedded images are skipped (base64 text is
-not data about people), and so are digits that are part of a longer token: after a decimal
-point or next to a letter (a fraction, a UUID). The guard fails the run with the file and line
-where a value was found.
+and a GPS point in China given with five or more decimals as "latitude longitude" (a geopoint as
+survey platforms write it; numbers in neighbouring CSV columns are not a point). Embedded
+images are skipped (base64 text is not data about people), and so are digits that are part of
+a longer token: after a decimal point or next to a letter (a fraction, a UUID). The guard fails
+the run with the file and line where a value was found.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from doorstep.errors import DataError
 
 _ID_CARD = re.compile(r"(?<![0-9A-Za-z.])[1-9][0-9]{16}[0-9Xx](?![0-9A-Za-z])")
 _MOBILE = re.compile(r"(?<![0-9A-Za-z.])1[3-9][0-9]{9}(?![0-9A-Za-z])")
-_GPS = re.compile(r"(?<![0-9.])[1-5]?[0-9]\.[0-9]{5,}[ ,]+1[0-3][0-9]\.[0-9]{5,}(?![0-9])")
+_GPS = re.compile(r"(?<![0-9.])(?:[3-9]|[1-5][0-9])\.[0-9]{5,} +(?:7[3-9]|[89][0-9]|1[0-3][0-9])"
+                  r"\.[0-9]{5,}(?![0-9])")
 _EMBEDDED = re.compile(r"data:image/[a-z+]+;base64,[A-Za-z0-9+/=\\n]+")
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"

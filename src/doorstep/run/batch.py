@@ -71,7 +71,7 @@ _GRID_KEYS: dict[str, tuple[type | tuple[type, ...], bool, str]] = {
     "notebooks": (str, False, "a folder path (text)"),
 }
 _RUN_KEYS = ("config", "set")
-_PARTIAL = re.compile(r"^\..+\.partial-\d+$")
+_PARTIAL = re.compile(r"^\..+\.partial-[\w.-]+$")  # .<run_id>.partial-<pid> (or -<host>-<pid>)
 
 
 @dataclass(frozen=True)
@@ -668,10 +668,9 @@ def run_batch(
     ['finished', 'finished', ...]
     """
     grid = load_grid(grid_path)
-    for name in CHAIN:
-        for seed in sorted({spec.seed for spec in grid.runs}):
-            check_parameters(grid.notebooks_dir / f"{name}.ipynb",
-                             {"config_path": "", "run_dir": "", "seed": seed})
+    for name in CHAIN:  # every run passes the same names and types: check each notebook once
+        check_parameters(grid.notebooks_dir / f"{name}.ipynb",
+                         {"config_path": "", "run_dir": "", "seed": grid.runs[0].seed})
     with folder_lock(grid.output):
         remove_partial_folders(grid.output)
         code = code_version(grid.notebooks_dir)
@@ -749,6 +748,8 @@ def batch_main(args: argparse.Namespace) -> int:
     ...                               workers=2, resume=True, quiet=False))  # doctest: +SKIP
     0
     """
+    if args.workers is not None and args.workers < 1:
+        raise ConfigError(f"--workers: expected a positive number of workers, found {args.workers}")
     result = run_batch(args.grid, workers=args.workers, scheduler=args.scheduler,
                        resume=args.resume, progress=not getattr(args, "quiet", False))
     print(format_summary(result.results))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import platform
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -27,9 +28,9 @@ from doorstep.errors import ConfigError, RunError
 from doorstep.io.encoding import sha256_of
 from doorstep.report.guard import PersonalDataError, scan_run_dir
 from doorstep.run.files import write_atomic, write_json
+from doorstep.run.params import check_parameters
 
 CHAIN = ("01_clean", "02_balance", "03_impact", "04_report")
-NOTEBOOK_PARAMETERS = {"config_path": str, "run_dir": str, "seed": int}
 REPORT_NOTEBOOK = "04_report"
 _VERSIONED_PACKAGES = ("doorstep", "numpy", "pandas", "scipy", "statsmodels", "matplotlib",
                        "seaborn", "papermill", "nbconvert", "ipykernel", "openpyxl", "pyarrow")
@@ -90,27 +91,6 @@ def _versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             versions[package] = "not installed"
     return versions
-
-
-def _check_parameters(notebook: Path, parameters: dict[str, object],
-                      types: dict[str, type] = NOTEBOOK_PARAMETERS) -> None:
-    """Fail before any kernel starts when a parameter is unknown to the notebook or ill-typed."""
-    import papermill
-
-    declared = papermill.inspect_notebook(str(notebook))
-    unknown = sorted(set(parameters) - set(declared))
-    if unknown:
-        raise ConfigError(
-            f"{notebook.name}: unknown parameters {unknown}; the notebook declares "
-            f"{sorted(declared)}"
-        )
-    for name, value in parameters.items():
-        expected = types.get(name)
-        if expected is not None and not isinstance(value, expected):
-            raise ConfigError(
-                f"{notebook.name}: parameter {name!r}: expected {expected.__name__}, "
-                f"found {value!r}"
-            )
 
 
 def _to_html(notebook: Path, target: Path, *, show_code: bool) -> None:
@@ -189,10 +169,10 @@ def run_design(design_path: str | Path, *, output_dir: str | Path | None = None,
     final = Path(output_dir).resolve()
     if final.exists():
         raise ConfigError(f"{final}: the output folder exists already; choose another")
-    work = final.with_name(f".{final.name}.partial-{os.getpid()}")
+    # host and pid: two cluster nodes sharing a file system may have the same pid
+    work = final.with_name(f".{final.name}.partial-{socket.gethostname()}-{os.getpid()}")
     parameters = {"design_path": str(spec.path), "output_dir": str(work), "seed": seed}
-    _check_parameters(notebook, parameters, {"design_path": str, "output_dir": str,
-                                             "seed": int})
+    check_parameters(notebook, parameters)
     work.mkdir(parents=True)
     executed = work / "00_design.ipynb"
     _execute(notebook, executed, parameters, kernel_name, log=work / "kernels.log")
@@ -252,6 +232,8 @@ def run_evaluation(
     >>> outcome = run_evaluation("surveys/caring_mothers/evaluation.yaml")  # doctest: +SKIP
     >>> print(outcome.index_html)  # doctest: +SKIP
     """
+    from doorstep.run.batch import code_fingerprint  # batch imports this module
+
     config = load_config(config_path, overrides)
     notebooks = Path(notebooks_dir).resolve() if notebooks_dir else find_notebooks_dir(
         config.path.parent
@@ -263,11 +245,12 @@ def run_evaluation(
     final = Path(run_dir).resolve()
     if final.exists():
         raise ConfigError(f"{final}: the run directory exists already; choose another --run-dir")
-    work = final.with_name(f".{final.name}.partial-{os.getpid()}")
+    # host and pid: two cluster nodes sharing a file system may have the same pid
+    work = final.with_name(f".{final.name}.partial-{socket.gethostname()}-{os.getpid()}")
     resolved_config = work / "config.yaml"
     parameters = {"config_path": str(resolved_config), "run_dir": str(work), "seed": seed}
     for name in CHAIN:
-        _check_parameters(notebooks / f"{name}.ipynb", parameters)
+        check_parameters(notebooks / f"{name}.ipynb", parameters)
     if work.exists():
         shutil.rmtree(work)
     (work / "notebooks").mkdir(parents=True)
@@ -315,6 +298,7 @@ def run_evaluation(
         "outputs": {path.name: sha256_of(path) for path in sorted(work.glob("*.csv"))},
         "versions": _versions(),
         "git_commit": _git_commit(notebooks),
+        "code_sha256": code_fingerprint(),
         "platform": {"system": platform.system(), "machine": platform.machine(),
                      "python_executable": sys.executable},
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

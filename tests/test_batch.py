@@ -1,0 +1,226 @@
+"""Batch runs: the grid file, failure isolation, the summary, resume after SIGKILL, the lock.
+
+Runs here go through the real runner with a stand-in chain of four tiny notebooks (same
+parameters as the real chain, a few lines each), so that a batch of several runs takes seconds;
+test_batch_cluster.py runs the real chain on tiny simulated data, locally and on Dask.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+
+import nbformat
+import pytest
+import yaml
+
+from doorstep.errors import ConfigError, RunError
+from doorstep.run import CHAIN
+from doorstep.run.batch import (
+    SUMMARY_COLUMNS,
+    batch_main,
+    code_version,
+    load_grid,
+    run_batch,
+    run_id_for,
+    stale_reason,
+)
+from doorstep.run.locking import folder_lock
+from tests.conftest import make_project
+
+STAND_IN = {
+    "01_clean": "pathlib.Path(run_dir, 'clean.txt').write_text(str(seed))",
+    "02_balance": "pathlib.Path(run_dir, 'balance.txt').write_text(str(seed))",
+    "03_impact": ("if seed == 2:\n    raise ValueError('planted failure for seed 2')\n"
+                  "pathlib.Path(run_dir, 'estimates.csv')"
+                  ".write_text(f'term,estimate\\nx,{seed}\\n')"),
+    "04_report": "print('report')",
+}
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    """A tiny simulated project and a stand-in notebook chain beside it."""
+    folder = tmp_path_factory.mktemp("batch_project")
+    config = make_project(folder, "caring_mothers", scale=0.2)
+    notebooks = folder / "notebooks"
+    notebooks.mkdir()
+    for name, source in STAND_IN.items():
+        parameters = nbformat.v4.new_code_cell('config_path = ""\nrun_dir = ""\nseed = 0')
+        parameters.metadata["tags"] = ["parameters"]
+        notebook = nbformat.v4.new_notebook(cells=[
+            parameters, nbformat.v4.new_code_cell(f"import pathlib\n{source}")])
+        notebook.metadata["kernelspec"] = {"name": "python3", "language": "python",
+                                           "display_name": "Python 3"}
+        nbformat.write(notebook, notebooks / f"{name}.ipynb")
+    return {"folder": folder, "config": config, "notebooks": notebooks}
+
+
+def _grid(project, name, **keys):
+    content = {"output": f"reports/{name}", "runs": ["surveys/caring_mothers/evaluation.yaml"],
+               "notebooks": "notebooks", **keys}
+    path = project["folder"] / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(content), encoding="utf-8")
+    return path
+
+
+def test_grid_expands_into_runs_with_stable_readable_ids(project):
+    path = _grid(project, "expand", vary={"language": ["en", "zh"], "min_cell_size": [5, 10]},
+                 seeds=[1, 2])
+    grid = load_grid(path)
+    assert len(grid.runs) == 8
+    first = grid.runs[0]
+    assert first.overrides == ("language=en", "min_cell_size=5") and first.seed == 1
+    assert first.run_id.startswith("caring_mothers-language-en-min_cell_size-5-s1-")
+    assert first.run_dir == project["folder"] / "reports" / "expand" / first.run_id
+    assert len({spec.run_id for spec in grid.runs}) == 8
+    assert [spec.run_id for spec in load_grid(path).runs] == [s.run_id for s in grid.runs]
+    relative = "surveys/caring_mothers/evaluation.yaml"
+    assert first.run_id == run_id_for("caring_mothers", relative,
+                                      ["language=en", "min_cell_size=5"], 1)
+    reordered = run_id_for("caring_mothers", relative, ["min_cell_size=5", "language=en"], 1)
+    assert reordered[-8:] == first.run_id[-8:]  # the hash ignores the order of overrides
+
+
+@pytest.mark.parametrize(("keys", "message"), [
+    ({"colour": "red"}, r"unknown keys \['colour'\]; allowed keys"),
+    ({"seeds": 1}, r"seeds: expected a non-empty list of integers, found 1"),
+    ({"seeds": [1, "2"]}, r"seeds: expected non-negative integers, found '2'"),
+    ({"seeds": [1, 1]}, r"seeds: expected distinct seeds"),
+    ({"vary": {"language": "zh"}}, r"vary.language: expected a non-empty list of values, "
+                                   r"found 'zh'"),
+    ({"vary": ["language"]}, r"vary: expected a mapping of config keys to lists of values"),
+    ({"runs": []}, r"runs: expected a non-empty list of configs, found \[\]"),
+    ({"runs": [{"config": "surveys/caring_mothers/evaluation.yaml", "seed": 1}]},
+     r"runs, item 1: unknown keys \['seed'\]"),
+    ({"allow_large": "yes"}, r"allow_large: expected true or false, found 'yes'"),
+    ({"vary": {"min_cell_size": list(range(501))}},
+     r"allow_large: the grid expands to 501 runs, more than 500; expected allow_large: true"),
+    ({"vary": {"colour": ["red"]}}, r"runs, item 1 .* with --set \['colour=red'\]: .*"
+                                    r"unknown key 'colour'"),
+    ({"vary": {"language": ["fr"]}}, r"language: expected one of \['en', 'zh'\], found 'fr'"),
+    ({"runs": [{"config": "surveys/caring_mothers/evaluation.yaml", "set": {"language": "zh"}}],
+      "vary": {"language": ["en"]}}, r"keys \['language'\] are both in 'set' and in 'vary'"),
+    ({"runs": ["surveys/caring_mothers/evaluation.yaml"] * 2},
+     r"runs, item 2: the same run as item 1"),
+    ({"notebooks": "nowhere"}, r"notebooks: expected a folder with"),
+])
+def test_bad_grids_are_config_errors_naming_the_file_and_key(project, keys, message):
+    path = _grid(project, "bad", **keys)
+    with pytest.raises(ConfigError, match=message) as error:
+        load_grid(path)
+    assert str(error.value).startswith(str(path))
+
+
+@pytest.fixture(scope="module")
+def killed(project):
+    """A batch of four runs (seed 2 fails) killed with SIGKILL after its first run finished,
+    then resumed with ``batch_main`` on 2 workers."""
+    path = _grid(project, "killed", seeds=[1, 2, 3, 4])
+    output = project["folder"] / "reports" / "killed"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "doorstep.run.batch", str(path), "--workers", "1"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not list(output.glob("*/manifest.json")):
+            assert process.poll() is None, "the batch ended before it was killed"
+            time.sleep(0.1)
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)  # the batch, its workers and their kernels
+        process.wait()
+    finished = {manifest.parent.name: manifest.stat().st_mtime_ns
+                for manifest in output.glob("*/manifest.json")}
+    summary_after_kill = (output / "batch_summary.csv").exists()
+    args = argparse.Namespace(grid=str(path), scheduler=None, workers=2, resume=True,
+                              quiet=False)
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = batch_main(args)
+    return {"path": path, "output": output, "finished_before": finished, "code": code,
+            "out": out.getvalue(), "err": err.getvalue(),
+            "summary_after_kill": summary_after_kill}
+
+
+def _summary(output):
+    with open(output / "batch_summary.csv", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_batch_killed_mid_run_resumes_without_redoing_finished_runs(killed):
+    output, finished = killed["output"], killed["finished_before"]
+    assert 1 <= len(finished) < 4 and not killed["summary_after_kill"]
+    statuses = {row["run_id"]: row["status"] for row in _summary(output)}
+    assert {run_id for run_id, status in statuses.items() if status == "skipped"} == set(finished)
+    assert sorted(statuses.values()).count("finished") == 3 - len(finished)
+    assert all((output / run_id / "manifest.json").stat().st_mtime_ns == mtime
+               for run_id, mtime in finished.items())  # finished runs were not redone
+    assert not list(output.glob(".*partial*"))
+    assert len(list(output.glob("*/manifest.json"))) == 3
+    for manifest in output.glob("*/manifest.json"):
+        assert set(json.loads(manifest.read_text())["notebooks"]) == set(CHAIN)
+
+
+def test_a_failing_run_does_not_stop_the_others(killed):
+    assert killed["code"] == RunError.exit_code
+    table = killed["out"].splitlines()
+    assert table[0].split() == ["run_id", "status", "seconds", "error", "report"]
+    assert "4 runs: " in killed["out"] and "1 failed" in killed["out"]
+    assert killed["err"].count("/4] ") == 4  # one progress line per run
+    rows = _summary(killed["output"])
+    assert tuple(rows[0]) == SUMMARY_COLUMNS
+    assert [row["seed"] for row in rows] == ["1", "2", "3", "4"]
+    assert [row["status"] for row in rows][1] == "failed"
+    assert all(row["status"] in ("finished", "skipped") for row in rows if row["seed"] != "2")
+    assert rows[0]["report"].endswith("index.html") and rows[0]["error"] == ""
+    assert rows[1]["error"].startswith("RunError: 03_impact.ipynb failed in cell")
+    assert "planted failure for seed 2" in rows[1]["error"]
+    assert ".failed" in rows[1]["folder"]
+
+
+def test_stale_reason_names_what_changed(project, killed):
+    spec = load_grid(killed["path"]).runs[0]
+    code = code_version(spec.notebooks_dir)
+    assert stale_reason(spec, code) == ""
+    rollout = project["folder"] / "data" / "caring_mothers" / "raw" / "rollout.csv"
+    original = rollout.read_bytes()
+    try:
+        rollout.write_bytes(original + b"\n")
+        assert stale_reason(spec, code) == "inputs changed: design_rollout"
+    finally:
+        rollout.write_bytes(original)
+    assert stale_reason(spec, code) == ""
+    assert stale_reason(replace(spec, seed=3), code) == "parameters changed"
+    assert stale_reason(replace(spec, overrides=("language=zh",)), code) == "parameters changed"
+    assert stale_reason(spec, replace(code, doorstep_version="0.0.1")) == (
+        "code changed: doorstep version")
+    if code.git_commit:
+        assert stale_reason(spec, replace(code, git_commit="0" * 40)).startswith("code changed")
+    manifest = json.loads((spec.run_dir / "manifest.json").read_text())
+    manifest["notebooks"]["03_impact"]["sha256"] = "0" * 64
+    (spec.run_dir / "manifest.json").write_text(json.dumps(manifest))
+    assert stale_reason(spec, code) == "notebooks changed: 03_impact"
+
+    # resume: the stale run is kept aside and redone, the failed run retried, the rest skipped
+    again = run_batch(killed["path"], workers=2, progress=False)
+    assert [r.status for r in again.results] == ["finished", "failed", "skipped", "skipped"]
+    assert (spec.run_dir.parent / f"{spec.run_id}.superseded" / "manifest.json").is_file()
+    assert stale_reason(spec, code) == ""
+
+
+def test_a_second_batch_on_the_same_folder_is_refused(project):
+    path = _grid(project, "locked", seeds=[1])
+    with folder_lock(project["folder"] / "reports" / "locked"), \
+            pytest.raises(RunError, match="another batch is writing into this folder"):
+        run_batch(path, workers=1, progress=False)
+
+
