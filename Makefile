@@ -47,4 +47,4 @@ notebooks: $(STAMP)
 	$(BIN)/python tools/build_notebooks.py
 	$(BIN)/doorstep simulate --seed $(SEED) --quiet
 	cd notebooks && ../$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
-		--ExecutePreprocessor.kernel_name=python3 00_design.ipynb 01_clean.ipynb 02_balance.ipynb 03_impact.ipynb 04_report.ipynb
+		--ExecutePreprocessor.kernel_name=python3 00_design.ipynb 01_fieldwork_checks.ipynb 01_clean.ipynb 02_balance.ipynb 03_impact.ipynb 04_report.ipynb

@@ -32,7 +32,9 @@ def test_run_directory_is_complete(runs):
     """Both demo programmes: every output is there, in the config's language (zh and en)."""
     for name, outcome in runs.items():
         files = {path.name for path in outcome.run_dir.iterdir()}
-        assert {"index.html", "01_clean.html", "02_balance.html", "03_impact.html",
+        assert (outcome.run_dir / "fieldwork" / "dashboard.html").is_file()
+        assert {"index.html", "01_fieldwork_checks.html", "01_clean.html", "02_balance.html",
+                "03_impact.html",
                 "estimates.csv", "manifest.json", "cleaning_log.csv", "codebook.csv",
                 "config.yaml", "truth_comparison.csv", "notebooks", "report.docx"} <= files, name
         assert not list(outcome.run_dir.parent.glob(".*partial*"))

@@ -113,6 +113,20 @@ DESIGN = {
 }
 
 CHAIN = {
+    "01_fieldwork_checks": [
+        new_markdown_cell("Doorstep notebook 01: fieldwork checks, runnable on its own every "
+                          "evening during fieldwork."),
+        parameters_cell(),
+        new_code_cell(SETUP),
+        new_code_cell(title("fieldwork_title", "fieldwork_intro")),
+        new_code_cell(
+            "instrument, raw, sources = stages.read_sources(config)\n"
+            "checked = stages.fieldwork_checks(config, instrument, raw)\n"
+            "folder = stages.save_fieldwork_outputs(run, checked, config.title_text)\n"
+            "checked.summary"),
+        new_code_cell(heading(2, "enumerator_ranking")),
+        new_code_cell("checked.ranking.head(5).round(2)"),
+    ],
     "01_clean": [
         new_markdown_cell("Doorstep notebook 01: read and clean every round. Parameters below; "
                           "the text of the report follows the config's `language`."),

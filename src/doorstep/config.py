@@ -54,6 +54,7 @@ class EvaluationConfig:
     headline: dict[str, str]
     truth: Path | None = None
     covariates: tuple[str, ...] = ()
+    fieldwork: dict[str, Any] = field(default_factory=dict)
     round_labels: dict[int, str] = field(default_factory=dict)
     min_cell_size: int = 5
 
@@ -102,6 +103,7 @@ class EvaluationConfig:
             "truth": str(self.truth) if self.truth else None,
             "round_labels": dict(self.round_labels),
             "min_cell_size": self.min_cell_size,
+            "fieldwork": dict(self.fieldwork),
         }
 
 
@@ -122,6 +124,7 @@ _SCHEMA: dict[str, tuple[type | tuple[type, ...], bool]] = {
     "truth": ((str, type(None)), False),
     "round_labels": (dict, False),
     "min_cell_size": (int, False),
+    "fieldwork": (dict, False),
 }
 
 
@@ -161,6 +164,14 @@ def _existing(base: Path, text: str, key: str, source: Path) -> Path:
             "For the demo data, run `doorstep simulate` first."
         )
     return path
+
+
+def _fieldwork(section: dict[str, Any], base: Path) -> dict[str, Any]:
+    """The fieldwork-check settings with the key file's path made absolute."""
+    settings = dict(section)
+    if isinstance(settings.get("key_file"), str):
+        settings["key_file"] = str((base / settings["key_file"]).resolve())
+    return settings
 
 
 def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> EvaluationConfig:
@@ -272,4 +283,5 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
         truth=_existing(base, raw["truth"], "truth", path) if raw.get("truth") else None,
         round_labels={int(k): str(v) for k, v in raw.get("round_labels", {}).items()},
         min_cell_size=raw.get("min_cell_size", 5),
+        fieldwork=_fieldwork(raw.get("fieldwork") or {}, base),
     )

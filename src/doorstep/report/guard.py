@@ -75,17 +75,21 @@ def scan_for_personal_data(text: str, *, source: str = "<text>",
     return findings
 
 
-def _docx_text(path: Path) -> str:
-    """The text of a Word document's body, one paragraph per line."""
+def _office_text(path: Path) -> str:
+    """The text of a Word or Excel file: every XML part, one paragraph, cell or string a line."""
     with zipfile.ZipFile(path) as archive:
-        xml = archive.read("word/document.xml").decode("utf-8", errors="replace")
-    return re.sub(r"<[^>]+>", "", xml.replace("</w:p>", "\n"))
+        parts = [archive.read(name).decode("utf-8", errors="replace")
+                 for name in archive.namelist() if name.endswith(".xml")]
+    xml = "\n".join(parts)
+    for closing in ("</w:p>", "</si>", "</c>", "</t>"):
+        xml = xml.replace(closing, closing + "\n")
+    return re.sub(r"<[^>]+>", "", xml)
 
 
 def scan_run_dir(run_dir: str | Path, *, extra_values: tuple[str, ...] = (),
                  suffixes: tuple[str, ...] = (".csv", ".html", ".json", ".ipynb", ".yaml",
                                               ".md", ".txt", ".log")) -> None:
-    """Scan every text output (and Word document) of a run; raise if anything looks personal.
+    """Scan every text output (and Word or Excel file) of a run; raise if anything looks personal.
 
     Raises :class:`PersonalDataError` listing the findings.
 
@@ -97,8 +101,8 @@ def scan_run_dir(run_dir: str | Path, *, extra_values: tuple[str, ...] = (),
     for path in sorted(Path(run_dir).rglob("*")):
         if not path.is_file():
             continue
-        if path.suffix == ".docx":
-            text = _docx_text(path)
+        if path.suffix in {".docx", ".xlsx"}:
+            text = _office_text(path)
         elif path.suffix in suffixes:
             text = path.read_text(encoding="utf-8", errors="replace")
         else:

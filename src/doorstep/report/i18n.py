@@ -20,6 +20,20 @@ CJK_FONT_FAMILY = "Noto Sans CJK SC"
 
 TEXTS: dict[str, dict[str, str]] = {
     # notebook headings and introductions
+    "fieldwork_title": {"en": "01 · Fieldwork checks", "zh": "01 · 实地调查质量检查"},
+    "fieldwork_intro": {
+        "en": "The checks a field supervisor reads every evening: progress, duplicates, "
+              "interviews too short, answers skip logic should have hidden, outliers, "
+              "straight-lining, and the enumerators whose answers differ most from their "
+              "peers'. The dashboard and one flag list per supervisor are written beside this "
+              "notebook; a filled-in resolution column is read back by the cleaning.",
+        "zh": "督导每晚查看的检查：进度、重复、用时过短、应跳过却作答、异常值、答案雷同，"
+              "以及回答分布与同事差异最大的调查员。检查面板和每位督导的问题清单与本笔记本一同输出；"
+              "督导填写的处理意见会在清洗时读回。"},
+    "enumerator_ranking": {"en": "Enumerators whose answers differ most from their peers'",
+                           "zh": "回答分布与同事差异最大的调查员"},
+    "appendix_fieldwork": {"en": "Fieldwork checks notebook", "zh": "实地调查质量检查笔记本"},
+    "appendix_dashboard": {"en": "Fieldwork dashboard", "zh": "实地调查检查面板"},
     "clean_title": {"en": "01 · Clean", "zh": "01 · 数据清洗"},
     "clean_intro": {
         "en": "Every round's export is read as the field team handed it over, mapped onto the "

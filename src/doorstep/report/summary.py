@@ -12,6 +12,8 @@ from doorstep.report.i18n import text, use_language_fonts
 from doorstep.report.tables import estimand_name, format_p_value
 
 APPENDICES = (
+    ("01_fieldwork_checks.html", "appendix_fieldwork"),
+    ("fieldwork/dashboard.html", "appendix_dashboard"),
     ("01_clean.html", "appendix_clean"),
     ("02_balance.html", "appendix_balance"),
     ("03_impact.html", "appendix_impact"),

@@ -30,7 +30,7 @@ from doorstep.report.guard import PersonalDataError, scan_run_dir
 from doorstep.run.files import write_atomic, write_json
 from doorstep.run.params import check_parameters
 
-CHAIN = ("01_clean", "02_balance", "03_impact", "04_report")
+CHAIN = ("01_fieldwork_checks", "01_clean", "02_balance", "03_impact", "04_report")
 REPORT_NOTEBOOK = "04_report"
 _VERSIONED_PACKAGES = ("doorstep", "numpy", "pandas", "scipy", "statsmodels", "matplotlib",
                        "seaborn", "papermill", "nbconvert", "ipykernel", "openpyxl", "pyarrow")

@@ -4,6 +4,8 @@ Notebooks stay thin: a parameters cell, then one call per step into this module,
 Each stage reads what the previous one wrote into the run directory and writes its own
 outputs there (atomically, see :mod:`doorstep.run.files`):
 
+- ``01_fieldwork_checks``: :func:`read_sources`, :func:`fieldwork_checks`,
+  :func:`save_fieldwork_outputs` -> ``fieldwork/dashboard.html`` and the flag lists;
 - ``01_clean``: :func:`read_sources`, :func:`clean_sources`, :func:`build_analysis_data`,
   :func:`save_clean_outputs` -> ``analysis.parquet``, ``cleaning_log.csv``, ``dropped.csv``,
   ``flags.csv``, ``codebook.csv``, ``sources.csv``;
@@ -21,7 +23,8 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from doorstep import clean, estimate
+from doorstep import checks, clean, estimate
+from doorstep.clean.privacy import DEFAULT_KEY_ENV, read_key
 from doorstep.config import EvaluationConfig, load_config
 from doorstep.design import lottery_sample, staggered_panel
 from doorstep.errors import DataError
@@ -75,6 +78,44 @@ def read_sources(config: EvaluationConfig) -> tuple[Instrument, pd.DataFrame, pd
     raw = pd.concat(frames, ignore_index=True)
     raw.attrs = {}
     return instrument, raw, pd.DataFrame(rows)
+
+
+FIELDWORK_KEY_OPTIONS = ("key_file", "key_env", "demo_key")
+
+
+def fieldwork_checks(config: EvaluationConfig, instrument: Instrument,
+                     raw: pd.DataFrame) -> checks.CheckResults:
+    """Run the evening fieldwork checks over every round's raw export.
+
+    Settings come from the config's ``fieldwork`` section (the keys of
+    :func:`doorstep.checks.check_config`); the unit id and the language default to the
+    config's. Phone numbers are compared by a keyed hash whose key is read like the cleaning's
+    pseudonymisation key (``key_env``, default DOORSTEP_PII_KEY, or ``key_file``;
+    ``demo_key: true`` generates one for simulated data), never written anywhere.
+    """
+    settings = {key: value for key, value in config.fieldwork.items()
+                if key not in FIELDWORK_KEY_OPTIONS}
+    settings.setdefault("id_column", config.unit)
+    settings.setdefault("language", config.language)
+    if "hash_key" not in settings:
+        settings["hash_key"] = read_key(
+            env=config.fieldwork.get("key_env", DEFAULT_KEY_ENV),
+            key_file=config.fieldwork.get("key_file"),
+            demo_key=bool(config.fieldwork.get("demo_key", False)),
+            needed_for="fieldwork checks",
+        ).decode("utf-8")
+    exports = {name: frame.drop(columns=[TIME]) for name, frame
+               in raw.groupby("_source_file", sort=False)}
+    return checks.run_checks(exports, instrument, settings)
+
+
+def save_fieldwork_outputs(run: Path, results: checks.CheckResults, title: str) -> Path:
+    """Write the dashboard and the supervisors' flag lists into ``<run>/fieldwork/``."""
+    folder = Path(run) / "fieldwork"
+    folder.mkdir(parents=True, exist_ok=True)
+    checks.write_dashboard(results, folder / "dashboard.html", title=title)
+    checks.write_flag_lists(results, folder)
+    return folder
 
 
 def clean_sources(config: EvaluationConfig, raw: pd.DataFrame,
