@@ -13,7 +13,8 @@ instrument, because the parser forgives what the linter must report. It must not
 
 Rules (``Finding.rule``)
 ------------------------
-``missing-sheet``, ``missing-column``, ``missing-type``, ``missing-name``, ``unknown-type`` (warning),
+``missing-sheet``, ``missing-column``, ``missing-type``, ``missing-name``,
+``unknown-type`` (warning),
 ``duplicate-name``, ``invalid-name``, ``stray-space``, ``name-too-long-for-stata`` (warning),
 ``unbalanced-group``, ``undefined-choice-list``, ``unused-choice-list`` (warning),
 ``duplicate-choice-code``, ``space-in-choice-code`` (select_multiple answers are space-joined),
@@ -32,7 +33,6 @@ from typing import Literal
 
 from doorstep.instrument.xlsform import (
     KNOWN_TYPES,
-    METADATA_TYPES,
     FormSheets,
     Instrument,
     Sheet,
@@ -194,11 +194,11 @@ def _lint_survey(survey: Sheet, choices: Sheet | None, out: _Collector) -> None:
                     "Stata and SPSS exports will clash")
         defined.setdefault(name, number)
         lower_defined.setdefault(name.lower(), (name, number))
+        suffix = _repeat_suffix_length(count for kind_, _, _, count in stack
+                                       if kind_ == "begin_repeat")
         if kind in {"begin_group", "begin_repeat"}:
             repeat_count = (row.get(survey.column("repeat_count") or "", "").strip() or None)
             stack.append((kind, name, number, repeat_count))
-        suffix = _repeat_suffix_length(count for kind_, _, _, count in stack
-                                       if kind_ == "begin_repeat" and kind != "begin_repeat")
         longest, longest_name = len(name) + suffix, name + "_1" * bool(suffix)
         if kind in {"select_multiple"} and list_name in choice_codes and choice_codes[list_name]:
             code = max(choice_codes[list_name], key=len)
@@ -354,5 +354,3 @@ def lint_instrument(path_or_instrument: str | Path | Instrument) -> list[Finding
         form = read_form_sheets(path_or_instrument)
     return lint_form_sheets(form)
 
-
-_ = METADATA_TYPES  # metadata types are KNOWN_TYPES; kept importable for callers of this module

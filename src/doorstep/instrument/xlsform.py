@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -152,7 +153,10 @@ def _read_csv_form(path: Path) -> dict[str, Sheet]:
 def _read_workbook_form(path: Path) -> dict[str, Sheet]:
     engine = "xlrd" if path.suffix.lower() == ".xls" else "openpyxl"
     try:
-        workbook = pd.read_excel(path, sheet_name=None, header=None, dtype=object, engine=engine)
+        with warnings.catch_warnings():  # xlrd is deprecated in pandas, but reads .xls
+            warnings.filterwarnings("ignore", message="The xlrd engine is deprecated")
+            workbook = pd.read_excel(path, sheet_name=None, header=None, dtype=object,
+                                     engine=engine, keep_default_na=False, na_values=[])
     except Exception as error:  # openpyxl/xlrd raise many types for a damaged workbook
         raise DataError(
             f"{path}: expected an XLSForm workbook, found a file {engine} cannot read "
