@@ -36,7 +36,8 @@ def test_run_directory_is_complete(runs):
         assert {"index.html", "01_fieldwork_checks.html", "01_clean.html", "02_balance.html",
                 "03_impact.html",
                 "estimates.csv", "manifest.json", "cleaning_log.csv", "codebook.csv",
-                "config.yaml", "truth_comparison.csv", "notebooks", "report.docx"} <= files, name
+                "config.yaml", "truth_comparison.csv", "notebooks", "report.docx",
+                "instrument_codebook.csv", "instrument_codebook.xlsx"} <= files, name
         assert not list(outcome.run_dir.parent.glob(".*partial*"))
         estimates = pd.read_csv(outcome.estimates_csv)
         assert tuple(estimates.columns) == TIDY_COLUMNS

@@ -148,7 +148,7 @@ CHAIN = {
         new_code_cell(heading(2, "analysis_data", "analysis_intro")),
         new_code_cell(
             "analysis = stages.build_analysis_data(config, result.data)\n"
-            "stages.save_clean_outputs(run, result, analysis, sources)\n"
+            "stages.save_clean_outputs(run, result, analysis, sources, instrument)\n"
             "localise(analysis[list(config.outcomes)].describe().T.round(2), language, labels)"),
     ],
     "02_balance": [
@@ -228,6 +228,8 @@ CHAIN = {
             "                   table=effects_table, figure=effects_figure),\n"
             "    report.Section(text(\"data_cleaning\", language), table=cleaning),\n"
             "])"),
+        new_code_cell(heading(2, "codebook_title")),
+        new_code_cell("report.codebook_table(run / \"instrument_codebook.csv\", language)"),
         new_code_cell(heading(2, "appendices")),
         new_code_cell("HTML(report.appendix_links(language))"),
     ],

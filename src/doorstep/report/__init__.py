@@ -10,6 +10,7 @@ from doorstep.report.i18n import text, use_language_fonts
 from doorstep.report.summary import (
     appendix_links,
     cleaning_summary,
+    codebook_table,
     event_study_figure,
     summary_markdown,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "Section",
     "appendix_links",
     "cleaning_summary",
+    "codebook_table",
     "compare_with_truth",
     "effect_figure",
     "event_study_figure",

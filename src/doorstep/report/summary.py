@@ -21,7 +21,9 @@ APPENDICES = (
     ("estimates.csv", "appendix_estimates"),
     ("cleaning_log.csv", "appendix_log"),
     ("dropped.csv", "appendix_dropped"),
-    ("codebook.csv", "appendix_codebook"),
+    ("instrument_codebook.csv", "appendix_codebook"),
+    ("instrument_codebook.xlsx", "appendix_codebook_xlsx"),
+    ("codebook.csv", "appendix_clean_codebook"),
     ("manifest.json", "appendix_manifest"),
 )
 _EVENT_TIME = re.compile(r"(-?\d+)\s*$")
@@ -78,6 +80,29 @@ def cleaning_summary(log: pd.DataFrame, dropped: pd.DataFrame,
     return table.sort_index().reset_index()
 
 
+def codebook_table(path, language: str = "en") -> pd.DataFrame:
+    """The instrument's codebook for the report: name, label, type, values, skip logic.
+
+    ``path`` is the CSV written by :func:`doorstep.instrument.write_codebook`; labels and value
+    labels are taken in ``language``.
+
+    Examples
+    --------
+    >>> import io
+    >>> csv = io.StringIO("name,label::en,type,value_labels::en,relevant,personal\\n"
+    ...                   "age,Age,integer,,,False\\n")
+    >>> codebook_table(csv, "en").columns.tolist()
+    ['name', 'label', 'type', 'values', 'relevant', 'personal']
+    """
+    codebook = pd.read_csv(path, dtype=str, keep_default_na=False)
+    columns = {"name": "name", f"label::{language}": "label", "type": "type",
+               f"value_labels::{language}": "values", "relevant": "relevant",
+               "personal": "personal"}
+    present = {old: new for old, new in columns.items() if old in codebook.columns}
+    table = codebook[list(present)].rename(columns=present)
+    return table.rename(columns=lambda name: text(f"codebook_{name}", language))
+
+
 def appendix_links(language: str = "en",
                    appendices: tuple[tuple[str, str], ...] = APPENDICES) -> str:
     """An HTML list of links to the run's other files (relative to ``index.html``).
@@ -85,7 +110,7 @@ def appendix_links(language: str = "en",
     Examples
     --------
     >>> appendix_links("en", (("a.csv", "appendix_codebook"),))
-    '<ul><li><a href="a.csv">Codebook</a> (<code>a.csv</code>)</li></ul>'
+    '<ul><li><a href="a.csv">Codebook of the instrument (CSV)</a> (<code>a.csv</code>)</li></ul>'
     """
     items = "".join(f'<li><a href="{name}">{text(key, language)}</a> (<code>{name}</code>)</li>'
                     for name, key in appendices)

@@ -28,7 +28,7 @@ from doorstep.clean.privacy import DEFAULT_KEY_ENV, read_key
 from doorstep.config import EvaluationConfig, load_config
 from doorstep.design import lottery_sample, staggered_panel
 from doorstep.errors import DataError
-from doorstep.instrument import Instrument, read_instrument
+from doorstep.instrument import Instrument, read_instrument, write_codebook
 from doorstep.io import read_export, read_table
 from doorstep.measures import build_measures
 from doorstep.report.i18n import text
@@ -144,8 +144,11 @@ def build_analysis_data(config: EvaluationConfig, data: pd.DataFrame) -> pd.Data
 
 
 def save_clean_outputs(run: Path, result: clean.CleanResult, analysis: pd.DataFrame,
-                       sources: pd.DataFrame) -> None:
-    """Write the analysis data and the cleaning audit trail into the run directory."""
+                       sources: pd.DataFrame, instrument: Instrument | None = None) -> None:
+    """Write the analysis data, the cleaning audit trail and the instrument's codebook."""
+    if instrument is not None:
+        write_codebook(instrument, run / "instrument_codebook.csv")
+        write_codebook(instrument, run / "instrument_codebook.xlsx")
     write_parquet(analysis, run / ANALYSIS_FILE)
     write_parquet(result.data, run / CLEAN_FILE)
     write_csv(result.log, run / "cleaning_log.csv")
