@@ -10,17 +10,24 @@ Order of steps
 --------------
 1. ``duplicate``        exact copies of a row (all columns but record id, source row and
                         submission time) dropped, the first kept;
+   ``duplicate_resolved`` / ``duplicate_new_id`` the duplicates resolution file re-applied;
 2. ``short_interview``  interviews shorter than ``min_duration_minutes`` dropped;
 3. ``text_normalisation`` full-width to half-width, whitespace trimmed (answer columns);
-4. ``missing_code``     -99/-88/-66 and 不知道/拒答/不适用 to missing, with their meaning;
+4. ``missing_code``     -99/-88/-66, 不知道/拒答/不适用 and Wenjuanxing's (跳过)/(空) to missing,
+                        with their meaning (kept in ``<var>__missing`` with ``typed_missing``);
 5. ``leading_zeros`` / ``id_card_*`` identifier repair and ID card validation;
-6. ``resubmission``     one row per unit and round, the latest submission kept;
+   ``panel_link``       reviewed panel links re-applied from the links table;
+6. ``resubmission``     one row per unit and round, the latest submission kept (the duplicates
+                        report is built first; ``duplicates.unresolved: error`` stops here);
+   ``panel_unmatched`` / ``panel_new_unit`` follow-up ids seen in no other round flagged;
 7. ``money_*``          amounts read in yuan, monthly amounts that are annual divided by 12;
 8. ``type_*``           types from the instrument (numbers, numeric codes, dates);
 9. ``constraint``       the instrument's hard constraints;
 10. ``skip_logic``      answers hidden by ``relevant`` set missing;
-11. option columns      ``<var>__<code>`` 0/1 columns for select_multiple (derived, no log);
-12. personal data      personal columns removed (recorded in the codebook, no log).
+11. ``other_specify`` / ``correction`` the recode table and the corrections file re-applied;
+12. ``outlier`` / ``outlier_winsorised`` and ``straight_lining`` review rules;
+13. option columns      ``<var>__<code>`` 0/1 columns for select_multiple (derived, no log);
+14. personal data      GPS coarsened, keyed pseudonyms, other personal columns removed.
 Rows are dropped early (1, 2, 6) so that later steps do not log changes to rows that leave.
 
 Examples
@@ -38,15 +45,15 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
-from doorstep.clean import steps
+from doorstep.clean import privacy, records, review, steps
 from doorstep.clean.spec import CleaningSpec, validate_spec
-from doorstep.clean.values import is_missing, parse_number, render_value
-from doorstep.errors import DataError
+from doorstep.clean.values import parse_number, render_value
+from doorstep.errors import ConfigError, DataError
 from doorstep.instrument import Instrument
 
 __all__ = [
@@ -93,6 +100,15 @@ class CleanResult:
     codebook
         One row per variable: name, ``label_<language>``, type, allowed values, relevant,
         constraint, personal, in_data, n_nonmissing, n_missing.
+    duplicates
+        The duplicates report (:func:`doorstep.clean.records.duplicates_report`): records
+        sharing a unit id and round with the variables on which they differ, to resolve.
+    panel_links
+        Candidate links for follow-up rows whose unit id is in no other round, for review
+        (:func:`doorstep.clean.review.link_rounds`); never applied without a links table.
+    linking
+        Personal: pseudonym -> original. Never written by :func:`write_clean_outputs`; write it
+        with :func:`doorstep.clean.privacy.write_linking_table` to where the spec points.
 
     Examples
     --------
@@ -107,6 +123,9 @@ class CleanResult:
     dropped: pd.DataFrame
     flags: pd.DataFrame
     codebook: pd.DataFrame
+    duplicates: pd.DataFrame = field(default_factory=pd.DataFrame)
+    panel_links: pd.DataFrame = field(default_factory=pd.DataFrame)
+    linking: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
 
 
 @dataclass(frozen=True)
@@ -115,6 +134,40 @@ class _Plan:
 
     answer_columns: tuple[str, ...]
     personal: tuple[str, ...]
+    pseudonym_rule: privacy.PseudonymRule = field(
+        default_factory=lambda: privacy.PseudonymRule(()))
+
+
+def _decisions(spec: CleaningSpec) -> dict[str, Any]:
+    """The decision tables named in the spec, read (they are re-applied on every run)."""
+    decided: dict[str, Any] = {"resolutions": {}, "links": {}, "other_specify": {},
+                               "corrections": ()}
+    if spec.duplicates.resolutions is not None:
+        table = records.read_decision_table(spec.duplicates.resolutions,
+                                            records.RESOLUTION_COLUMNS, "duplicates.resolutions")
+        bad = sorted(set(table["action"]) - set(records.RESOLUTION_ACTIONS) - {""})
+        if bad:
+            raise ConfigError(f"{spec.duplicates.resolutions}, column action: expected one of "
+                              f"{list(records.RESOLUTION_ACTIONS)}, found {bad}")
+        decided["resolutions"] = {
+            row.record_id: (row.action, row.new_id, row.initials, row.notes)
+            for row in table.itertuples(index=False) if row.action}
+    if spec.panel.links is not None:
+        table = records.read_decision_table(
+            spec.panel.links, ("round", "recorded_id", "unit_id", "who", "why"), "panel.links")
+        decided["links"] = {(row.round, row.recorded_id): (row.unit_id, f"{row.who}: {row.why}")
+                            for row in table.itertuples(index=False) if row.unit_id}
+    if spec.other_specify is not None:
+        table = records.read_decision_table(spec.other_specify, records.OTHER_SPECIFY_COLUMNS,
+                                            "other_specify")
+        decided["other_specify"] = {(row.variable, row.text): row.new_code
+                                    for row in table.itertuples(index=False)}
+    if spec.corrections is not None:
+        table = records.read_decision_table(spec.corrections, records.CORRECTION_COLUMNS,
+                                            "corrections")
+        decided["corrections"] = tuple(
+            tuple(row) for row in table[list(records.CORRECTION_COLUMNS)].itertuples(index=False))
+    return decided
 
 
 def _answer_columns(frame: pd.DataFrame, spec: CleaningSpec) -> tuple[str, ...]:
@@ -165,7 +218,8 @@ def _steps(spec: CleaningSpec, instrument: Instrument | None, plan: _Plan,
     unit_and_answers = (spec.unit_id, *plan.answer_columns)
     codes_columns = [name for name in plan.answer_columns if name != spec.unit_id]
     missing = steps.MissingCodesRule(
-        {name: spec.missing_codes_for(name) for name in codes_columns}, spec.missing_texts
+        {name: spec.missing_codes_for(name) for name in codes_columns}, spec.missing_texts,
+        companion=spec.typed_missing,
     )
     questions = instrument.questions if instrument is not None else ()
     constraints = tuple((q.name, q.constraint) for q in questions if q.constraint)
@@ -174,16 +228,24 @@ def _steps(spec: CleaningSpec, instrument: Instrument | None, plan: _Plan,
         q.name: _choice_codes(instrument, q.list_name) for q in questions
         if q.type == "select_multiple" and instrument is not None
     }
+    decisions = _decisions(spec)
+    panel_rule = review.PanelRule(spec.unit_id, spec.round_column, spec.panel.name,
+                                  spec.panel.age, spec.panel.village)
     plan_steps: list[tuple[str, Callable[[pd.DataFrame], steps.StepResult]]] = [
         ("duplicate", lambda f: steps.drop_exact_duplicates(f, steps.DuplicateRule())),
+        ("duplicate_resolutions", lambda f: records.apply_duplicate_resolutions(
+            f, records.ResolutionRule(spec.unit_id, decisions["resolutions"]))),
         ("short_interview",
          lambda f: steps.drop_short_interviews(f, steps.DurationRule(spec.min_duration_minutes))),
         ("text", lambda f: steps.normalise_text_columns(f, steps.TextRule(unit_and_answers))),
         ("missing_codes", lambda f: steps.apply_missing_codes(f, missing)),
         ("identifiers", lambda f: steps.repair_identifiers(
             f, steps.IdentifierRule(spec.identifier_widths, spec.id_cards))),
+        ("panel_links", lambda f: review.apply_panel_links(f, review.LinksRule(
+            spec.unit_id, spec.round_column, decisions["links"]))),
         ("resubmission", lambda f: steps.drop_resubmissions(
             f, steps.ResubmissionRule(spec.unit_id, spec.round_column))),
+        ("panel_unmatched", lambda f: review.flag_unmatched_units(f, panel_rule)),
         # Amounts are parsed first; whether one is an annual figure is then judged against the
         # unit's other rounds, with the fixed threshold only for units the panel cannot judge.
         ("money", lambda f: steps.parse_money_columns(f, steps.MoneyStepRule(
@@ -206,8 +268,28 @@ def _steps(spec: CleaningSpec, instrument: Instrument | None, plan: _Plan,
             ("skip_logic", lambda f: steps.apply_skip_logic(f, steps.SkipLogicRule(relevant)))
         )
     plan_steps += [
+        ("other_specify", lambda f: records.recode_other_specify(
+            f, records.OtherSpecifyRule(decisions["other_specify"]))),
+        ("corrections", lambda f: records.apply_corrections(f, records.CorrectionsRule(
+            spec.unit_id, spec.round_column, decisions["corrections"]))),
+    ]
+    plan_steps += [
+        (f"outliers_{rule.variable}", lambda f, r=rule: review.flag_outliers(f, review.OutlierRule(
+            r.variable, r.method, r.threshold, r.by, r.action, r.min_group)))
+        for rule in spec.outliers
+    ]
+    plan_steps += [
+        (f"straight_lining_{rule.scale}", lambda f, r=rule: review.flag_straight_lining(
+            f, review.StraightLineRule(r.scale, r.items, r.rule, r.threshold, r.min_items)))
+        for rule in spec.straight_lining
+    ]
+    kept_personal = set(spec.pii.pseudonymise) | set(spec.pii.gps)
+    plan_steps += [
         ("options", lambda f: steps.derive_option_columns(f, steps.OptionColumnsRule(options))),
-        ("personal", lambda f: steps.drop_personal_columns(f, steps.PersonalRule(plan.personal))),
+        ("gps", lambda f: privacy.coarsen_gps(f, privacy.GpsRule(dict(spec.pii.gps)))),
+        ("pseudonymise", lambda f: privacy.pseudonymise_columns(f, plan.pseudonym_rule)),
+        ("personal", lambda f: steps.drop_personal_columns(f, steps.PersonalRule(tuple(
+            name for name in plan.personal if name not in kept_personal)))),
     ]
     return plan_steps
 
@@ -216,14 +298,19 @@ def _trace(frame: pd.DataFrame, spec: CleaningSpec) -> pd.DataFrame:
     """Per row label: unit id, round, record id, source file and row, as the frame has them."""
     def column(name: str) -> pd.Series:
         if name in frame.columns:
-            return frame[name].astype(object).map(lambda v: None if is_missing(v) else v)
+            values = frame[name].astype(object)
+            return values.where(~steps.missing_mask(frame[name]), None)
+        return pd.Series(None, index=frame.index, dtype=object)
+
+    def rendered(name: str) -> pd.Series:
+        if name in frame.columns:
+            return steps._render_series(frame[name])
         return pd.Series(None, index=frame.index, dtype=object)
 
     return pd.DataFrame({
-        "unit_id": frame[spec.unit_id].map(render_value) if spec.unit_id in frame.columns
-        else None,
+        "unit_id": rendered(spec.unit_id),
         "round": column(spec.round_column),
-        "record_id": column("_record_id").map(render_value),
+        "record_id": rendered("_record_id"),
         "source_file": column("_source_file"),
         "source_row": column("_source_row"),
     }, index=frame.index)
@@ -265,7 +352,7 @@ def _codebook(source: pd.DataFrame, data: pd.DataFrame, instrument: Instrument |
         frame = data if name in data.columns else source
         if name not in frame.columns:
             return 0, 0
-        missing = sum(is_missing(value) for value in frame[name])
+        missing = int(steps.missing_mask(frame[name]).sum())
         return len(frame) - missing, missing
 
     if instrument is not None:
@@ -362,21 +449,42 @@ def run(
             f"only {list(frame.columns)[:20]}"
         )
     source = frame.reset_index(drop=True)
+    source.attrs = {}  # pandas deep-copies attrs on every operation: costly on large frames
     personal = tuple(dict.fromkeys([
         *(instrument.personal_names if instrument is not None else ()), *spec.personal
     ]))
-    plan = _Plan(_answer_columns(source, spec), personal)
+    personal = tuple(dict.fromkeys([*personal, *spec.pii.pseudonymise, *spec.pii.drop,
+                                    *spec.pii.gps]))
+    pseudonym_rule = privacy.PseudonymRule(())
+    if spec.pii.pseudonymise:
+        pseudonym_rule = privacy.PseudonymRule(spec.pii.pseudonymise, privacy.read_key(
+            env=spec.pii.key_env, key_file=spec.pii.key_file, demo_key=spec.pii.demo_key))
+    plan = _Plan(_answer_columns(source, spec), personal, pseudonym_rule)
 
     working = source
     traces = [_trace(working, spec)]
     logs, flags, drops = [], [], []
-    for _name, step in _steps(spec, instrument, plan):
+    duplicates = pd.DataFrame(columns=list(records.DUPLICATE_REPORT_COLUMNS))
+    panel_links = pd.DataFrame(columns=list(review.PANEL_LINK_COLUMNS))
+    linking = pd.DataFrame(columns=list(privacy.LINKING_COLUMNS))
+    for name, step in _steps(spec, instrument, plan):
+        if name == "resubmission":
+            duplicates = _duplicates(working, spec)
+        elif name == "panel_unmatched":
+            panel_links = _with_trace(review.link_rounds(working, review.PanelRule(
+                spec.unit_id, spec.round_column, spec.panel.name, spec.panel.age,
+                spec.panel.village)), working)
+        elif name == "pseudonymise" and plan.pseudonym_rule.columns:
+            linking = privacy.linking_table(working, plan.pseudonym_rule)
         result = step(working)
         logs.append(result.log)
         flags.append(result.flags)
         drops.append(result.dropped)
         working = result.frame
-        traces.append(_trace(working, spec))
+        # a row's trace changes only when its unit id or round does
+        if result.log["variable"].isin([spec.unit_id, spec.round_column]).any():
+            traces.append(_trace(working, spec))
+    traces.append(_trace(working, spec))
 
     # The latest trace of a row wins: kept rows show their clean unit id, dropped rows the one
     # they had when they left.
@@ -411,4 +519,32 @@ def run(
         )
     data = working.reset_index(drop=True)
     codebook = _codebook(source, data, instrument, personal)
-    return CleanResult(data=data, log=log, dropped=dropped, flags=flag_table, codebook=codebook)
+    return CleanResult(data=data, log=log, dropped=dropped, flags=flag_table, codebook=codebook,
+                       duplicates=duplicates, panel_links=panel_links, linking=linking)
+
+
+def _duplicates(frame: pd.DataFrame, spec: CleaningSpec) -> pd.DataFrame:
+    """The duplicates report before re-submissions are resolved; stop if the spec says so."""
+    report = records.duplicates_report(frame, spec.unit_id, spec.round_column)
+    if spec.duplicates.unresolved == "error":
+        unresolved = records.unresolved_duplicates(report, _decisions(spec)["resolutions"])
+        if not unresolved.empty:
+            where = spec.duplicates.report
+            if where is not None:
+                where.parent.mkdir(parents=True, exist_ok=True)
+                temporary = where.with_name(f".{where.name}.tmp")
+                unresolved.to_csv(temporary, index=False)
+                temporary.replace(where)
+            records.stop_on_unresolved(unresolved, str(where) if where else
+                                       "(set duplicates.report to have it written)")
+    return report
+
+
+def _with_trace(links: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
+    """Panel links with the source file and row of each reviewed row, instead of its label."""
+    if links.empty:
+        return links
+    labels = links["row"]
+    extra = {name.lstrip("_"): frame[name].reindex(labels).to_numpy(dtype=object)
+             for name in ("_source_file", "_source_row", "_record_id") if name in frame.columns}
+    return links.drop(columns="row").assign(**extra).reset_index(drop=True)

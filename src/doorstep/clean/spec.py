@@ -30,6 +30,33 @@ Schema (every key but ``unit_id`` is optional)::
     personal: [caregiver_name]     # personal columns besides those flagged in the instrument
     constraints: true              # apply the instrument's simple constraints
     skip_logic: true               # blank answers that the instrument's relevant hides
+    typed_missing: true            # keep each missing code's meaning in <var>__missing
+    outliers:                      # per variable; method iqr|sd|mad; action flag|winsorise
+      inc_wages: {method: iqr, threshold: 3, by: [township, round], action: flag}
+    straight_lining:               # per scale: its items; rule identical|sd_below
+      sdq: {items: [sdq_01, sdq_02], rule: identical, min_items: 20}
+      who5: {items: [who5_1, who5_2], rule: sd_below, threshold: 0.5, min_items: 5}
+    other_specify: other_specify.csv   # variable, text, new_code (text in <variable>_other)
+    corrections: corrections.csv   # unit_id, round, variable, old_value, new_value, who, why
+    duplicates:
+      unresolved: keep_latest      # or "error": stop on a new unresolved duplicate
+      resolutions: duplicates_resolved.csv  # unit_id, round, record_id, action, new_id, ...
+      report: duplicates_report.csv         # where the report to fill is written (named in
+                                            # the error)
+    panel:
+      fallback: {name: caregiver_name, age: child_age, village: village_code}
+      links: panel_links.csv       # reviewed: round, recorded_id, unit_id, who, why
+    pii:
+      pseudonymise: [child_name]   # keyed pseudonyms (HMAC-SHA256)
+      drop: [phone]                # removed (as `personal` does)
+      gps: {gps: 2}                # coarsened to 2 decimals instead of dropped
+      key_env: DOORSTEP_PII_KEY    # where the key is read from ...
+      key_file: ~/.doorstep_key    # ... or this file, outside the repository
+      demo_key: false              # true: generate key_file on first use (simulated demo only)
+      linking_table: /secure/links.csv  # pseudonym -> original, never in a run directory
+
+Paths in the spec are relative to the spec file (``load_spec``) or to ``base_dir`` when the
+spec is given as a mapping (default: the working directory).
 
 Examples
 --------
@@ -54,7 +81,12 @@ __all__ = [
     "DEFAULT_MISSING_CODES",
     "DEFAULT_MISSING_TEXTS",
     "CleaningSpec",
+    "DuplicatesSpec",
     "MoneyRule",
+    "OutlierSpec",
+    "PanelSpec",
+    "PiiSpec",
+    "StraightLineSpec",
     "load_spec",
     "validate_spec",
 ]
@@ -63,14 +95,22 @@ DEFAULT_MISSING_CODES: Mapping[str, str] = MappingProxyType(
     {"-99": "don't know", "-88": "refused", "-66": "not applicable"}
 )
 DEFAULT_MISSING_TEXTS: Mapping[str, str] = MappingProxyType(
-    {"不知道": "don't know", "拒答": "refused", "拒绝回答": "refused", "不适用": "not applicable"}
+    {"不知道": "don't know", "拒答": "refused", "拒绝回答": "refused", "不适用": "not applicable",
+     "(跳过)": "skipped", "（跳过）": "skipped", "(空)": "not shown", "（空）": "not shown"}
 )
 
 _TOP_KEYS = (
     "unit_id", "round_column", "missing_codes", "missing_texts", "missing_code_overrides",
     "money", "identifiers", "id_cards", "min_duration_minutes", "personal", "constraints",
-    "skip_logic",
+    "skip_logic", "typed_missing", "outliers", "straight_lining", "other_specify", "corrections",
+    "duplicates", "panel", "pii", "base_dir",
 )
+_OUTLIER_KEYS = ("method", "threshold", "by", "action", "min_group")
+_STRAIGHT_KEYS = ("items", "rule", "threshold", "min_items")
+_DUPLICATE_KEYS = ("unresolved", "resolutions", "report")
+_PANEL_KEYS = ("fallback", "links")
+_FALLBACK_KEYS = ("name", "age", "village")
+_PII_KEYS = ("pseudonymise", "drop", "gps", "key_env", "key_file", "demo_key", "linking_table")
 _MONEY_KEYS = ("unit", "period", "annual_above", "annual_panel_ratio", "variables")
 _IDENTIFIER_KEYS = ("width",)
 _MONEY_UNITS = ("yuan",)
@@ -103,6 +143,61 @@ class MoneyRule:
 
 
 @dataclass(frozen=True)
+class OutlierSpec:
+    """One variable's outlier rule (see :class:`doorstep.clean.review.OutlierRule`)."""
+
+    variable: str
+    method: str = "iqr"
+    threshold: float = 3.0
+    by: tuple[str, ...] = ()
+    action: str = "flag"
+    min_group: int = 5
+
+
+@dataclass(frozen=True)
+class StraightLineSpec:
+    """One scale's straight-lining rule (see :class:`doorstep.clean.review.StraightLineRule`)."""
+
+    scale: str
+    items: tuple[str, ...]
+    rule: str = "identical"
+    threshold: float = 0.0
+    min_items: int = 5
+
+
+@dataclass(frozen=True)
+class DuplicatesSpec:
+    """What to do with several different records of one unit and round."""
+
+    unresolved: str = "keep_latest"
+    resolutions: Path | None = None
+    report: Path | None = None
+
+
+@dataclass(frozen=True)
+class PanelSpec:
+    """Columns of the panel fallback (name, age, village) and the reviewed links table."""
+
+    name: str | None = None
+    age: str | None = None
+    village: str | None = None
+    links: Path | None = None
+
+
+@dataclass(frozen=True)
+class PiiSpec:
+    """Personal columns to pseudonymise, drop or coarsen, and where the key comes from."""
+
+    pseudonymise: tuple[str, ...] = ()
+    drop: tuple[str, ...] = ()
+    gps: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    key_env: str = "DOORSTEP_PII_KEY"
+    key_file: Path | None = None
+    demo_key: bool = False
+    linking_table: Path | None = None
+
+
+@dataclass(frozen=True)
 class CleaningSpec:
     """A validated cleaning spec; build it with :func:`validate_spec` or :func:`load_spec`.
 
@@ -126,6 +221,15 @@ class CleaningSpec:
     personal: tuple[str, ...] = ()
     constraints: bool = True
     skip_logic: bool = True
+    typed_missing: bool = False
+    outliers: tuple[OutlierSpec, ...] = ()
+    straight_lining: tuple[StraightLineSpec, ...] = ()
+    other_specify: Path | None = None
+    corrections: Path | None = None
+    duplicates: DuplicatesSpec = DuplicatesSpec()
+    panel: PanelSpec = PanelSpec()
+    pii: PiiSpec = PiiSpec()
+    base_dir: Path | None = None
     source: str = "<spec>"
 
     def missing_codes_for(self, variable: str) -> Mapping[str, str]:
@@ -291,10 +395,117 @@ def validate_spec(raw: Mapping[str, Any] | CleaningSpec, source: str = "<spec>")
         )
     if "personal" in spec:
         options["personal"] = _expect_names(spec["personal"], f"{source}, personal")
-    for key in ("constraints", "skip_logic"):
+    for key in ("constraints", "skip_logic", "typed_missing"):
         if key in spec:
             options[key] = _expect_bool(spec[key], f"{source}, {key}")
+    base = Path(spec["base_dir"]) if spec.get("base_dir") else (
+        Path(source).parent if source != "<spec>" else None)
+    if base is not None:
+        options["base_dir"] = base
+    options.update(_extended(spec, source, base))
     return CleaningSpec(**options)
+
+
+def _expect_path(value: object, where: str, base: Path | None) -> Path:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{where}: expected a file path, found {value!r}")
+    path = Path(value.strip()).expanduser()
+    return path if path.is_absolute() or base is None else base / path
+
+
+def _extended(spec: Mapping[str, Any], source: str, base: Path | None) -> dict[str, Any]:
+    """The keys added by issue 4: outliers, straight-lining, decision files, panel, pii."""
+    options: dict[str, Any] = {}
+    if "outliers" in spec:
+        where = f"{source}, outliers"
+        rules = []
+        for name, rule in _expect_mapping(spec["outliers"], where).items():
+            rule_where = f"{where}, {name}"
+            rule = _expect_mapping(rule or {}, rule_where)
+            _check_keys(rule, _OUTLIER_KEYS, rule_where)
+            rules.append(OutlierSpec(
+                variable=_expect_name(name, where),
+                method=_expect_choice(rule.get("method", "iqr"), ("iqr", "sd", "mad"),
+                                      f"{rule_where}, method"),
+                threshold=_expect_number(rule.get("threshold", 3.0), f"{rule_where}, threshold",
+                                         minimum=0.0),
+                by=_expect_names(rule.get("by", []), f"{rule_where}, by"),
+                action=_expect_choice(rule.get("action", "flag"), ("flag", "winsorise"),
+                                      f"{rule_where}, action"),
+                min_group=int(_expect_number(rule.get("min_group", 5), f"{rule_where}, min_group",
+                                             minimum=2)),
+            ))
+        options["outliers"] = tuple(rules)
+    if "straight_lining" in spec:
+        where = f"{source}, straight_lining"
+        rules = []
+        for name, rule in _expect_mapping(spec["straight_lining"], where).items():
+            rule_where = f"{where}, {name}"
+            rule = _expect_mapping(rule, rule_where)
+            _check_keys(rule, _STRAIGHT_KEYS, rule_where)
+            if "items" not in rule:
+                raise ConfigError(f"{rule_where}: expected a key 'items' listing the scale's "
+                                  "item columns, found none")
+            items = _expect_names(rule["items"], f"{rule_where}, items")
+            rules.append(StraightLineSpec(
+                scale=_expect_name(name, where), items=items,
+                rule=_expect_choice(rule.get("rule", "identical"), ("identical", "sd_below"),
+                                    f"{rule_where}, rule"),
+                threshold=_expect_number(rule.get("threshold", 0.0), f"{rule_where}, threshold"),
+                min_items=int(_expect_number(rule.get("min_items", min(5, len(items))),
+                                             f"{rule_where}, min_items", minimum=2)),
+            ))
+        options["straight_lining"] = tuple(rules)
+    for key in ("other_specify", "corrections"):
+        if spec.get(key) is not None:
+            options[key] = _expect_path(spec[key], f"{source}, {key}", base)
+    if "duplicates" in spec:
+        where = f"{source}, duplicates"
+        rule = _expect_mapping(spec["duplicates"], where)
+        _check_keys(rule, _DUPLICATE_KEYS, where)
+        options["duplicates"] = DuplicatesSpec(
+            unresolved=_expect_choice(rule.get("unresolved", "keep_latest"),
+                                      ("keep_latest", "error"), f"{where}, unresolved"),
+            resolutions=None if rule.get("resolutions") is None else _expect_path(
+                rule["resolutions"], f"{where}, resolutions", base),
+            report=None if rule.get("report") is None else _expect_path(
+                rule["report"], f"{where}, report", base),
+        )
+    if "panel" in spec:
+        where = f"{source}, panel"
+        rule = _expect_mapping(spec["panel"], where)
+        _check_keys(rule, _PANEL_KEYS, where)
+        fallback = _expect_mapping(rule.get("fallback", {}) or {}, f"{where}, fallback")
+        _check_keys(fallback, _FALLBACK_KEYS, f"{where}, fallback")
+        options["panel"] = PanelSpec(
+            **{key: _expect_name(fallback[key], f"{where}, fallback, {key}")
+               for key in _FALLBACK_KEYS if fallback.get(key) is not None},
+            links=None if rule.get("links") is None else _expect_path(
+                rule["links"], f"{where}, links", base),
+        )
+    if "pii" in spec:
+        where = f"{source}, pii"
+        rule = _expect_mapping(spec["pii"], where)
+        _check_keys(rule, _PII_KEYS, where)
+        gps = {}
+        for name, decimals in _expect_mapping(rule.get("gps", {}) or {}, f"{where}, gps").items():
+            if isinstance(decimals, bool) or not isinstance(decimals, int) or not 0 <= decimals \
+                    <= 4:
+                raise ConfigError(f"{where}, gps, {name}: expected a whole number of decimals "
+                                  f"0-4, found {decimals!r}")
+            gps[_expect_name(name, f"{where}, gps")] = decimals
+        options["pii"] = PiiSpec(
+            pseudonymise=_expect_names(rule.get("pseudonymise", []), f"{where}, pseudonymise"),
+            drop=_expect_names(rule.get("drop", []), f"{where}, drop"),
+            gps=MappingProxyType(gps),
+            key_env=_expect_name(rule.get("key_env", "DOORSTEP_PII_KEY"), f"{where}, key_env"),
+            key_file=None if rule.get("key_file") is None else _expect_path(
+                rule["key_file"], f"{where}, key_file", base),
+            demo_key=_expect_bool(rule.get("demo_key", False), f"{where}, demo_key"),
+            linking_table=None if rule.get("linking_table") is None else _expect_path(
+                rule["linking_table"], f"{where}, linking_table", base),
+        )
+    return options
 
 
 def load_spec(path: str | Path) -> CleaningSpec:

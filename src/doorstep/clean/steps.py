@@ -19,6 +19,7 @@ Examples
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -87,19 +88,46 @@ class StepResult(NamedTuple):
     dropped: pd.DataFrame
 
 
-def _table(records: list[dict], columns: tuple[str, ...]) -> pd.DataFrame:
-    table = pd.DataFrame.from_records(records, columns=list(columns))
-    for column in columns:
-        if column != "row":
-            table[column] = table[column].astype(object)
-    return table
+class _Entries(dict):
+    """Entries for many rows at once: column name -> array (what :func:`_entries` builds)."""
+
+
+def _table(records: list, columns: tuple[str, ...]) -> pd.DataFrame:
+    """One table (object columns) from dicts, :class:`_Entries` and frames, in the order given."""
+    parts: dict[str, list[np.ndarray]] = {column: [] for column in columns}
+    pending: list[dict] = []
+
+    def flush() -> None:
+        for column in columns:
+            parts[column].append(np.fromiter((record.get(column) for record in pending),
+                                             dtype=object, count=len(pending)))
+        pending.clear()
+
+    for record in records:
+        if record is None:
+            continue
+        if isinstance(record, pd.DataFrame | _Entries):
+            if pending:
+                flush()
+            if len(record) and len(record[columns[0]]):
+                for column in columns:
+                    parts[column].append(np.asarray(record[column], dtype=object))
+        else:
+            pending.append(record)
+    if pending:
+        flush()
+    return pd.DataFrame({
+        column: pd.Series(np.concatenate(parts[column]) if parts[column]
+                          else np.empty(0, dtype=object), dtype=object)
+        for column in columns
+    })
 
 
 def _result(
     frame: pd.DataFrame,
-    log: list[dict] | None = None,
-    flags: list[dict] | None = None,
-    dropped: list[dict] | None = None,
+    log: list | None = None,
+    flags: list | None = None,
+    dropped: list | None = None,
 ) -> StepResult:
     return StepResult(
         frame,
@@ -124,35 +152,126 @@ def _flag(row: object, variable: str, value: object, rule: str, reason: str) -> 
             "reason": reason}
 
 
+def _entries(labels, variable: str, rule: str, reason, **values) -> _Entries | None:
+    """Log entries or flags for many rows at once; ``values`` are already rendered."""
+    labels = np.asarray(labels, dtype=object)
+    count = len(labels)
+    if count == 0:
+        return None
+
+    def spread(value: object) -> np.ndarray:
+        if value is None or isinstance(value, str):
+            return np.full(count, value, dtype=object)
+        return np.asarray(value, dtype=object)
+
+    table = _Entries(row=labels, variable=np.full(count, variable, dtype=object))
+    for name, value in values.items():
+        table[name] = spread(value)
+    table["rule"] = np.full(count, rule, dtype=object)
+    table["reason"] = spread(reason)
+    return table
+
+
 def _is_text_column(column: pd.Series) -> bool:
     return pd.api.types.is_object_dtype(column) or pd.api.types.is_string_dtype(column)
 
 
-def _text_series(values: list, like: pd.Series) -> pd.Series:
-    """Text values in the dtype of ``like`` when that is a text dtype, else object."""
-    dtype = like.dtype if pd.api.types.is_string_dtype(like) else object
-    cleaned = [None if is_missing(value) else value for value in values]
-    return pd.Series(cleaned, index=like.index, dtype=dtype)
+class Mapped(NamedTuple):
+    """A column read once per distinct value: ``codes`` per row (-1 = missing), the distinct
+    ``uniques`` and ``results`` of the function on each."""
+
+    codes: np.ndarray
+    uniques: list
+    results: list
+
+    def take(self, values: list, missing: object = None) -> np.ndarray:
+        """Per row, the entry of ``values`` (one per unique); ``missing`` where missing."""
+        table = np.fromiter([*values, missing], dtype=object, count=len(values) + 1)
+        return table[self.codes]
+
+    def rendered(self, rows: np.ndarray, which: str = "uniques") -> np.ndarray:
+        """Log text of the unique values (or results) at ``rows``, each rendered once."""
+        source = self.uniques if which == "uniques" else self.results
+        codes = self.codes[rows]
+        cache = {code: render_value(source[code]) for code in np.unique(codes).tolist()
+                 if code < len(source)}
+        return np.fromiter((cache.get(code) for code in codes.tolist()), dtype=object,
+                           count=len(codes))
+
+    def rows(self, selected: list[bool] | np.ndarray) -> np.ndarray:
+        """Positions of the rows whose unique value is selected."""
+        chosen = np.append(np.asarray(selected, dtype=bool), False)
+        return np.flatnonzero(chosen[self.codes])
+
+
+class _Rendered:
+    """``olds[rows]``: the log text of the original values at ``rows``, rendered lazily."""
+
+    def __init__(self, mapped: Mapped) -> None:
+        self.mapped = mapped
+
+    def __getitem__(self, rows: np.ndarray) -> np.ndarray:
+        return self.mapped.rendered(rows)
+
+
+def map_unique(column: pd.Series, function: Callable[[object], object]) -> Mapped:
+    """Apply ``function`` once per distinct non-missing value of ``column``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> mapped = map_unique(pd.Series(["a", "b", "a", None]), str.upper)
+    >>> mapped.take(mapped.results).tolist()
+    ['A', 'B', 'A', None]
+    """
+    codes, uniques = pd.factorize(column, use_na_sentinel=True)
+    uniques = list(np.asarray(uniques, dtype=object))
+    codes = np.asarray(codes, dtype=np.int64)
+    blank = [index for index, value in enumerate(uniques) if is_missing(value)]
+    if blank:  # empty text is missing too
+        remap = np.arange(len(uniques) + 1)
+        remap[blank] = -1
+        keep = [index for index in range(len(uniques)) if index not in set(blank)]
+        position = np.full(len(uniques) + 1, -1)
+        position[keep] = np.arange(len(keep))
+        codes = np.where(codes >= 0, position[np.where(codes >= 0, codes, 0)], -1)
+        uniques = [uniques[index] for index in keep]
+    codes = np.where(codes < 0, len(uniques), codes)
+    return Mapped(codes, uniques, [function(value) for value in uniques])
 
 
 def _map_unique(column: pd.Series, function: Callable[[object], object]) -> list:
-    cache: dict[object, object] = {}
-    results = []
-    for value in column:
-        key = None if is_missing(value) else value
-        if key not in cache:
-            cache[key] = function(key) if key is not None else None
-        results.append(cache[key])
-    return results
+    mapped = map_unique(column, function)
+    return list(mapped.take(mapped.results))
 
 
 def missing_mask(column: pd.Series) -> pd.Series:
     """A bool Series: True where the cell is missing (NA, NaN, NaT or empty text)."""
-    return pd.Series([is_missing(value) for value in column], index=column.index, dtype=bool)
+    mask = column.isna().to_numpy(dtype=bool)
+    if _is_text_column(column):
+        mask = mask | np.asarray(column.astype(object) == "", dtype=bool)
+    return pd.Series(mask, index=column.index, dtype=bool)
+
+
+def _text_series(values, like: pd.Series) -> pd.Series:
+    """Text values in the dtype of ``like`` when that is a text dtype, else object."""
+    dtype = like.dtype if pd.api.types.is_string_dtype(like) else object
+    cleaned = pd.Series(np.asarray(values, dtype=object), index=like.index, dtype=object)
+    if len(cleaned):
+        cleaned = cleaned.where(~missing_mask(cleaned), None)
+    return cleaned.astype(dtype) if dtype is not object else cleaned
 
 
 def _present(frame: pd.DataFrame, names: tuple[str, ...] | list[str]) -> list[str]:
     return [name for name in names if name in frame.columns]
+
+
+def _render_series(column: pd.Series) -> pd.Series:
+    """Each cell rendered as log text (None where missing), computed once per distinct value."""
+    if pd.api.types.is_string_dtype(column) and not pd.api.types.is_object_dtype(column):
+        return column.astype(object).where(~missing_mask(column), None)
+    mapped = map_unique(column, render_value)
+    return pd.Series(mapped.take(mapped.results), index=column.index, dtype=object)
 
 
 def _minutes(seconds: float) -> str:
@@ -187,18 +306,23 @@ def drop_exact_duplicates(frame: pd.DataFrame, rule: DuplicateRule) -> StepResul
     duplicated = frame.duplicated(subset=compared, keep="first")
     if not duplicated.any():
         return _result(frame)
-    keys = frame[compared].astype(object).where(frame[compared].notna(), None)
-    first_of: dict[tuple, object] = {}
-    dropped = []
-    for label, key in zip(frame.index, map(tuple, keys.itertuples(index=False)), strict=True):
-        if not duplicated.loc[label]:
-            first_of.setdefault(key, label)
-            continue
-        kept = first_of[key]
-        record = frame.at[kept, "_record_id"] if "_record_id" in frame.columns else kept
-        dropped.append({"row": label, "drop_rule": "duplicate",
-                        "drop_reason": f"exact copy of an earlier row (record {record})"})
-    return _result(frame.loc[~duplicated], dropped=dropped)
+    # rows sharing content share a group number; the first row of a group is the one kept
+    involved = np.flatnonzero(frame.duplicated(subset=compared, keep=False).to_numpy())
+    part = frame.iloc[involved]
+    groups = part.groupby(compared, sort=False, dropna=False).ngroup().to_numpy()
+    first = involved[pd.Series(np.arange(len(part))).groupby(groups).transform(
+        "first").to_numpy()]
+    is_copy = duplicated.to_numpy()[involved]
+    positions = involved[is_copy]
+    kept = frame.index[first[is_copy]]
+    records = (frame["_record_id"].reindex(kept).map(render_value).to_numpy(dtype=object)
+               if "_record_id" in frame.columns else np.asarray(kept, dtype=object))
+    dropped = pd.DataFrame({
+        "row": np.asarray(frame.index[positions], dtype=object),
+        "drop_rule": "duplicate",
+        "drop_reason": [f"exact copy of an earlier row (record {record})" for record in records],
+    })
+    return _result(frame.loc[~duplicated], dropped=[dropped])
 
 
 @dataclass(frozen=True)
@@ -260,33 +384,37 @@ def drop_resubmissions(frame: pd.DataFrame, rule: ResubmissionRule) -> StepResul
         return _result(frame)
     units = frame[rule.unit_id]
     missing_unit = missing_mask(units)
-    flags = [
-        _flag(label, rule.unit_id, None, "missing_unit_id",
-              "the unit id is missing; re-submissions cannot be checked for this row")
-        for label in frame.index[missing_unit]
-    ]
+    flags = [_entries(frame.index[missing_unit.to_numpy()], rule.unit_id, "missing_unit_id",
+                      "the unit id is missing; re-submissions cannot be checked for this row",
+                      value=None)]
     if rule.submitted_at in frame.columns:
-        times = pd.Series(_map_unique(frame[rule.submitted_at], parse_date), index=frame.index,
-                          dtype=object)
+        mapped = map_unique(frame[rule.submitted_at], parse_date)
+        moments = [pd.Timestamp.min if moment is None else pd.Timestamp(moment)
+                   for moment in mapped.results]
+        known = mapped.take([moment is not None for moment in mapped.results], False)
+        times = mapped.take(moments, pd.Timestamp.min)
     else:
-        times = pd.Series(None, index=frame.index, dtype=object)
+        known = np.zeros(len(frame), dtype=bool)
+        times = np.full(len(frame), pd.Timestamp.min, dtype=object)
     order = pd.DataFrame({
-        "unit": units.map(render_value),
-        "round": frame[rule.round_column].map(render_value) if rule.round_column in frame
+        "unit": _render_series(units),
+        "round": _render_series(frame[rule.round_column]) if rule.round_column in frame
         else "",
-        "known": times.map(lambda value: value is not None),
-        "time": times.map(lambda value: value if value is not None else pd.Timestamp.min),
+        "known": known.astype(bool),
+        "time": pd.to_datetime(pd.Series(times, index=frame.index), errors="coerce"),
         "position": np.arange(len(frame)),
     }, index=frame.index)
-    order = order.loc[~missing_unit].sort_values(["unit", "round", "known", "time", "position"])
+    order = order.loc[~missing_unit.to_numpy()]
+    repeated = order.duplicated(["unit", "round"], keep=False)
+    if not repeated.any():
+        return _result(frame, flags=flags)
+    order = order.loc[repeated].sort_values(["unit", "round", "known", "time", "position"])
     latest = order.groupby(["unit", "round"], sort=False).tail(1)
     kept_of = {(unit, round_): label for label, unit, round_ in
                zip(latest.index, latest["unit"], latest["round"], strict=True)}
-    superseded = order.index.difference(latest.index)
+    superseded = set(order.index.difference(latest.index))
     dropped = []
-    for label in frame.index:
-        if label not in superseded:
-            continue
+    for label in frame.index[frame.index.isin(superseded)]:
         unit, round_ = order.at[label, "unit"], order.at[label, "round"]
         kept = kept_of[(unit, round_)]
         record = frame.at[kept, "_record_id"] if "_record_id" in frame.columns else kept
@@ -296,7 +424,7 @@ def drop_resubmissions(frame: pd.DataFrame, rule: ResubmissionRule) -> StepResul
             "drop_reason": f"re-submission of unit {unit}{in_round}; the latest submission "
                            f"(record {record}) is kept",
         })
-    keep = ~frame.index.isin(superseded)
+    keep = ~frame.index.isin(list(superseded))
     return _result(frame.loc[keep], flags=flags, dropped=dropped)
 
 
@@ -327,26 +455,37 @@ def normalise_text_columns(frame: pd.DataFrame, rule: TextRule) -> StepResult:
         column = frame[name]
         if not _is_text_column(column):
             continue
-        new = _map_unique(column, normalise_text)
-        changed = [
-            (label, old, value) for label, old, value in zip(column.index, column, new, strict=True)
-            if not values_agree(old, value)
-        ]
-        if not changed:
+        mapped = map_unique(column, normalise_text)
+        changed = [new is None or (old is not new and old != new) if isinstance(old, str)
+                   else not values_agree(old, new)
+                   for old, new in zip(mapped.uniques, mapped.results, strict=True)]
+        if not any(changed):
             continue
-        updates[name] = _text_series(new, column)
-        log += [_log(label, name, old, value, "text_normalisation",
-                     "full-width characters made half-width, spaces trimmed")
-                for label, old, value in changed]
+        updates[name] = _text_series(mapped.take(mapped.results), column)
+        rows = mapped.rows(changed)
+        log.append(_entries(
+            column.index[rows], name, "text_normalisation",
+            "full-width characters made half-width, spaces trimmed",
+            old_value=mapped.rendered(rows),
+            new_value=mapped.rendered(rows, "results")))
     return _result(frame.assign(**updates) if updates else frame, log)
 
 
 @dataclass(frozen=True)
 class MissingCodesRule:
-    """Missing codes (code -> meaning) per column, and whole-cell texts that mean missing."""
+    """Missing codes (code -> meaning) per column, and whole-cell texts that mean missing.
+
+    With ``companion`` the meaning of each coded cell is kept in a text column
+    ``<var>__missing`` (don't know, refused, not applicable, skipped, not shown...), so that
+    the reasons stay distinguishable while the variable itself holds only missing (NaN).
+    """
 
     codes: Mapping[str, Mapping[str, str]]
     texts: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    companion: bool = False
+
+
+MISSING_SUFFIX = "__missing"
 
 
 def _missing_meaning(value: object, codes: Mapping[str, str],
@@ -383,20 +522,48 @@ def apply_missing_codes(frame: pd.DataFrame, rule: MissingCodesRule) -> StepResu
             if number is not None:
                 numeric_codes[number] = meaning
         column = frame[name]
-        meanings = _map_unique(
+        mapped = map_unique(
             column, lambda value, c=codes, n=numeric_codes: _missing_meaning(value, c, n,
                                                                             rule.texts)
         )
-        hits = [(label, old, meaning) for label, old, meaning in
-                zip(column.index, column, meanings, strict=True) if meaning is not None]
-        if not hits:
+        hit = [meaning is not None for meaning in mapped.results]
+        if not any(hit):
             continue
-        mask = pd.Series([meaning is not None for meaning in meanings], index=column.index)
+        rows = mapped.rows(hit)
+        mask = np.zeros(len(column), dtype=bool)
+        mask[rows] = True
         updates[name] = column.mask(mask)
-        log += [_log(label, name, old, None, "missing_code",
-                     f"missing code {render_value(normalise_text(old))}: {meaning}")
-                for label, old, meaning in hits]
+        reasons = [None if meaning is None else
+                   f"missing code {render_value(normalise_text(value))}: {meaning}"
+                   for value, meaning in zip(mapped.uniques, mapped.results, strict=True)]
+        log.append(_entries(
+            column.index[rows], name, "missing_code", mapped.take(reasons)[rows],
+            old_value=mapped.rendered(rows),
+            new_value=None))
+        if rule.companion:
+            companion = f"{name}{MISSING_SUFFIX}"
+            reason = pd.Series(mapped.take(mapped.results), index=column.index, dtype=object)
+            if companion in frame.columns:
+                reason = frame[companion].astype(object).where(
+                    ~missing_mask(frame[companion]), reason)
+            updates[companion] = reason.astype("str").where(reason.notna(), None)
+    if rule.companion and updates:
+        return _result(_with_companions(frame, updates), log)
     return _result(frame.assign(**updates) if updates else frame, log)
+
+
+def _with_companions(frame: pd.DataFrame, updates: Mapping[str, pd.Series]) -> pd.DataFrame:
+    """Assign ``updates``, new companion columns placed right after their variable."""
+    updated = frame.assign(**updates)
+    new = [name for name in updates if name not in frame.columns]
+    if not new:
+        return updated
+    order = []
+    for column in frame.columns:
+        order.append(column)
+        order += [name for name in new if name == f"{column}{MISSING_SUFFIX}"]
+    order += [name for name in new if name not in order]
+    return updated[order]
 
 
 @dataclass(frozen=True)
@@ -425,37 +592,60 @@ def parse_money_columns(frame: pd.DataFrame, rule: MoneyStepRule) -> StepResult:
     updates, log, flags = {}, [], []
     for name in _present(frame, rule.variables):
         column = frame[name]
-        parsed = _map_unique(column, parse_money)
-        values = []
-        for label, old, amount in zip(column.index, column, parsed, strict=True):
-            if is_missing(old):
-                values.append(np.nan)
-                continue
-            if amount is None:
-                log.append(_log(label, name, old, None, "money_unparseable",
-                                "expected an amount such as 3000, 3千 or 0.3万, found text that "
-                                "cannot be read as one; set missing"))
-                flags.append(_flag(label, name, old, "money_unparseable",
-                                   "amount cannot be read; set missing, check the paper form"))
-                values.append(np.nan)
-                continue
-            if not values_agree(old, amount):
-                log.append(_log(label, name, old, amount, "money_parse",
-                                f"amount written as text read in {rule.unit}"))
-            threshold = rule.annual_above
-            if threshold is not None and amount > threshold:
-                if amount / 12 <= threshold:
-                    log.append(_log(label, name, amount, amount / 12, "money_annual",
-                                    f"monthly amount above {threshold:g} {rule.unit} taken as an "
-                                    f"annual figure and divided by 12"))
-                    amount = amount / 12
-                else:
-                    flags.append(_flag(label, name, amount, "money_implausible",
-                                       f"monthly amount above {threshold:g} {rule.unit} even if "
-                                       f"read as annual; kept, check it"))
-            values.append(float(amount))
+        mapped = map_unique(column, parse_money)
+        olds = _Rendered(mapped)
+        amounts = np.asarray(mapped.take(mapped.results, np.nan), dtype=object)
+        unreadable = mapped.rows([amount is None for amount in mapped.results])
+        column_log, column_flags = [], []
+        column_log.append(_entries(
+            column.index[unreadable], name, "money_unparseable",
+            "expected an amount such as 3000, 3千 or 0.3万, found text that cannot be read as "
+            "one; set missing", old_value=olds[unreadable], new_value=None))
+        column_flags.append(_entries(
+            column.index[unreadable], name, "money_unparseable",
+            "amount cannot be read; set missing, check the paper form", value=olds[unreadable]))
+        amounts[unreadable] = np.nan
+        values = amounts.astype("float64")
+        parsed = mapped.rows([amount is not None and not values_agree(value, amount)
+                              for value, amount in zip(mapped.uniques, mapped.results,
+                                                       strict=True)])
+        column_log.append(_entries(
+            column.index[parsed], name, "money_parse",
+            f"amount written as text read in {rule.unit}", old_value=olds[parsed],
+            new_value=[render_value(amount) for amount in values[parsed]]))
+        threshold = rule.annual_above
+        if threshold is not None:
+            above = values > threshold
+            fits = np.flatnonzero(above & (values / 12 <= threshold))
+            column_log.append(_entries(
+                column.index[fits], name, "money_annual",
+                f"monthly amount above {threshold:g} {rule.unit} taken as an annual figure and "
+                "divided by 12", old_value=[render_value(v) for v in values[fits]],
+                new_value=[render_value(v / 12) for v in values[fits]]))
+            implausible = np.flatnonzero(above & (values / 12 > threshold))
+            column_flags.append(_entries(
+                column.index[implausible], name, "money_implausible",
+                f"monthly amount above {threshold:g} {rule.unit} even if read as annual; kept, "
+                "check it", value=[render_value(v) for v in values[implausible]]))
+            values = values.copy()
+            values[fits] = values[fits] / 12
+        log.append(_in_row_order(column_log, column.index, LOG_COLUMNS))
+        flags.append(_in_row_order(column_flags, column.index, FLAG_COLUMNS))
         updates[name] = pd.Series(values, index=column.index, dtype="float64")
     return _result(frame.assign(**updates) if updates else frame, log, flags)
+
+
+def _in_row_order(pieces: list, index: pd.Index,
+                  columns: tuple[str, ...]) -> pd.DataFrame | None:
+    """Entries of one column put in row order; entries of one row keep the order given."""
+    pieces = [piece for piece in pieces if piece is not None]
+    if not pieces:
+        return None
+    table = _table(pieces, columns)
+    if len(table) < 2 or len(pieces) == 1:
+        return table
+    position = index.get_indexer(pd.Index(table["row"]))
+    return table.iloc[np.argsort(position, kind="stable")].reset_index(drop=True)
 
 
 @dataclass(frozen=True)
@@ -501,35 +691,63 @@ def rescale_annual_in_panel(frame: pd.DataFrame, rule: PanelAnnualRule) -> StepR
     units = frame[rule.unit_id].astype(object) if names else None
     for name in names:
         values = pd.to_numeric(frame[name], errors="coerce").astype("float64")
-        others = pd.Series(np.nan, index=frame.index)
-        for _, labels in values.groupby(units, sort=False).groups.items():
-            group = values.loc[labels]
-            for label in labels:
-                others[label] = group.drop(label).median()
+        others = _median_of_others(values, units)
         new = values.copy()
+        column_log = []
         if rule.ratio is not None:
             ratio = values / others.where(others > 0)
             hit = ratio.between(*rule.ratio)
             new = new.mask(hit, values / 12)
-            log += [_log(label, name, values[label], new[label], "money_annual_panel",
-                         f"{ratio[label]:.1f} times the median of this unit's other rounds "
-                         f"({others[label]:g}); read as an annual figure, / 12")
-                    for label in values.index[hit]]
+            column_log.append(_entries(
+                values.index[hit], name, "money_annual_panel",
+                [f"{r:.1f} times the median of this unit's other rounds ({o:g}); read as an "
+                 "annual figure, / 12" for r, o in zip(ratio[hit], others[hit], strict=True)],
+                old_value=[render_value(v) for v in values[hit]],
+                new_value=[render_value(v) for v in new[hit]]))
         if rule.annual_above is not None:
             alone = values.gt(rule.annual_above) & (others.isna() | (rule.ratio is None))
             fits = alone & (values / 12 <= rule.annual_above)
             new = new.mask(fits, values / 12)
-            log += [_log(label, name, values[label], new[label], "money_annual",
-                         f"monthly amount above {rule.annual_above:g} with no other round to "
-                         "compare with; read as an annual figure, / 12")
-                    for label in values.index[fits]]
-            flags += [_flag(label, name, values[label], "money_implausible",
-                            f"monthly amount above {rule.annual_above:g} even if read as "
-                            "annual; kept, check it")
-                      for label in values.index[alone & ~fits]]
+            column_log.append(_entries(
+                values.index[fits], name, "money_annual",
+                f"monthly amount above {rule.annual_above:g} with no other round to compare "
+                "with; read as an annual figure, / 12",
+                old_value=[render_value(v) for v in values[fits]],
+                new_value=[render_value(v) for v in new[fits]]))
+            implausible = alone & ~fits
+            flags.append(_entries(
+                values.index[implausible], name, "money_implausible",
+                f"monthly amount above {rule.annual_above:g} even if read as annual; kept, "
+                "check it", value=[render_value(v) for v in values[implausible]]))
+        log.append(_in_row_order(column_log, values.index, LOG_COLUMNS))
         if not new.equals(values):
             updates[name] = new
     return _result(frame.assign(**updates) if updates else frame, log, flags)
+
+
+def _median_of_others(values: pd.Series, units: pd.Series) -> pd.Series:
+    """Per row, the median of the other rows of its unit (NaN when there are none)."""
+    group, _ = pd.factorize(units, use_na_sentinel=True)
+    result = np.full(len(values), np.nan)
+    grouped = group >= 0
+    if not grouped.any():
+        return pd.Series(result, index=values.index)
+    sizes = np.bincount(group[grouped])
+    if sizes.max() < 2:
+        return pd.Series(result, index=values.index)
+    rows = np.flatnonzero(grouped & (sizes[np.where(grouped, group, 0)] > 1))
+    compact, members = np.unique(group[rows], return_inverse=True)
+    place = pd.Series(members).groupby(members).cumcount().to_numpy()
+    matrix = np.full((len(compact), int(place.max()) + 1), np.nan)
+    matrix[members, place] = values.to_numpy(dtype="float64")[rows]
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for column in range(matrix.shape[1]):
+            at = place == column
+            without = matrix[members[at]].copy()
+            without[:, column] = np.nan
+            result[rows[at]] = np.nanmedian(without, axis=1)
+    return pd.Series(result, index=values.index)
 
 
 @dataclass(frozen=True)
@@ -555,45 +773,56 @@ def repair_identifiers(frame: pd.DataFrame, rule: IdentifierRule) -> StepResult:
     """
     updates, log, flags = {}, [], []
     for name in _present(frame, list(rule.widths)):
-        column = frame[name]
-        if not _is_text_column(column):
-            column = column.map(render_value)
+        original = frame[name]
         width = rule.widths[name]
-        new = _map_unique(column, lambda value, w=width: restore_leading_zeros(value, w))
-        for label, old, value in zip(column.index, frame[name], new, strict=True):
-            if not values_agree(old, value):
-                log.append(_log(label, name, old, value, "leading_zeros",
-                                f"leading zeros restored to the declared width of {width}"))
-            if isinstance(value, str) and len(value) > width:
-                flags.append(_flag(label, name, value, "identifier_width",
-                                   f"code longer than the declared width of {width}"))
-        if any(not values_agree(o, v) for o, v in zip(frame[name], new, strict=True)):
-            updates[name] = _text_series(new, column)
+        mapped = map_unique(original, lambda value, w=width: restore_leading_zeros(
+            value if isinstance(value, str) else render_value(value), w))
+        changed = [not values_agree(old, new) for old, new in
+                   zip(mapped.uniques, mapped.results, strict=True)]
+        rows = mapped.rows(changed)
+        log.append(_entries(
+            original.index[rows], name, "leading_zeros",
+            f"leading zeros restored to the declared width of {width}",
+            old_value=mapped.rendered(rows),
+            new_value=mapped.rendered(rows, "results")))
+        long = mapped.rows([isinstance(v, str) and len(v) > width for v in mapped.results])
+        flags.append(_entries(
+            original.index[long], name, "identifier_width",
+            f"code longer than the declared width of {width}",
+            value=mapped.take(mapped.results)[long]))
+        if len(rows):
+            like = original if _is_text_column(original) else original.astype(object)
+            updates[name] = _text_series(mapped.take(mapped.results), like)
     for name in _present(frame, rule.id_cards):
         column = frame[name]
-        new_values, changed = [], False
-        for label, old in zip(column.index, column, strict=True):
-            if is_missing(old):
-                new_values.append(None)
-                continue
+
+        def check(old: object) -> tuple[str | None, str | None]:
             text = render_value(old) if not isinstance(old, str) else old
             problem = id_card_problem(text)
-            if problem is not None:
-                log.append(_log(label, name, old, None, "id_card_invalid",
-                                f"ID card number {problem}; set missing"))
-                flags.append(_flag(label, name, old, "id_card_invalid",
-                                   f"ID card number {problem}; recover it from the paper form"))
-                new_values.append(None)
-                changed = True
-                continue
-            value = text.strip().upper()
-            if value != old:
-                log.append(_log(label, name, old, value, "id_card_format",
-                                "check letter made upper case"))
-                changed = True
-            new_values.append(value)
-        if changed:
-            updates[name] = _text_series(new_values, column if _is_text_column(column)
+            return (None, problem) if problem is not None else (text.strip().upper(), None)
+
+        mapped = map_unique(column, check)
+        olds = _Rendered(mapped)
+        invalid = mapped.rows([problem is not None for _, problem in mapped.results])
+        problems = mapped.take([problem for _, problem in mapped.results])[invalid]
+        formatted = mapped.rows([problem is None and value != old for old, (value, problem)
+                                 in zip(mapped.uniques, mapped.results, strict=True)])
+        column_log = [
+            _entries(column.index[invalid], name, "id_card_invalid",
+                     [f"ID card number {problem}; set missing" for problem in problems],
+                     old_value=olds[invalid], new_value=None),
+            _entries(column.index[formatted], name, "id_card_format",
+                     "check letter made upper case", old_value=olds[formatted],
+                     new_value=mapped.take([value for value, _ in mapped.results])[formatted]),
+        ]
+        log.append(_in_row_order(column_log, column.index, LOG_COLUMNS))
+        flags.append(_entries(
+            column.index[invalid], name, "id_card_invalid",
+            [f"ID card number {problem}; recover it from the paper form" for problem in problems],
+            value=olds[invalid]))
+        if len(invalid) or len(formatted):
+            updates[name] = _text_series(mapped.take([value for value, _ in mapped.results]),
+                                         column if _is_text_column(column)
                                          else column.astype(object))
     return _result(frame.assign(**updates) if updates else frame, log, flags)
 
@@ -623,56 +852,63 @@ def _read_number(value: object) -> float | None:
 
 
 def _convert_number(name: str, column: pd.Series, rule: TypeRule, log: list, flags: list):
-    values = []
     whole = name in rule.whole
     allowed = set(rule.choices.get(name, ()))
     allowed_numbers = {parse_number(code) for code in allowed}
     rule_name = "type_code" if rule.kinds[name] == "code_number" else "type_number"
-    numbers = _map_unique(column, _read_number)
-    for label, old, number in zip(column.index, column, numbers, strict=True):
-        if is_missing(old):
-            values.append(np.nan)
-            continue
-        if number is None:
-            log.append(_log(label, name, old, None, rule_name,
-                            "expected a number, found text that cannot be read as one; "
-                            "set missing"))
-            flags.append(_flag(label, name, old, rule_name,
-                               "expected a number, found text; set missing"))
-            values.append(np.nan)
-            continue
-        if not values_agree(old, number):
-            log.append(_log(label, name, old, number, rule_name, "numeral read as a number"))
-        if whole and not float(number).is_integer():
-            flags.append(_flag(label, name, number, "not_whole",
-                               "expected a whole number, found a fraction; kept"))
-        if allowed and number not in allowed_numbers:
-            flags.append(_flag(label, name, number, "code_not_in_list",
-                               "code not in the instrument's choice list; kept"))
-        values.append(float(number))
+    mapped = map_unique(column, _read_number)
+    olds = _Rendered(mapped)
+    numbers = mapped.results
+    unreadable = mapped.rows([number is None for number in numbers])
+    read = mapped.rows([number is not None and not values_agree(old, number)
+                        for old, number in zip(mapped.uniques, numbers, strict=True)])
+    values = np.asarray(mapped.take([np.nan if n is None else float(n) for n in numbers],
+                                    np.nan), dtype="float64")
+    rendered = mapped.take([render_value(n) for n in numbers])
+    log.append(_in_row_order([
+        _entries(column.index[unreadable], name, rule_name,
+                 "expected a number, found text that cannot be read as one; set missing",
+                 old_value=olds[unreadable], new_value=None),
+        _entries(column.index[read], name, rule_name, "numeral read as a number",
+                 old_value=olds[read], new_value=rendered[read]),
+    ], column.index, LOG_COLUMNS))
+    pieces = [_entries(column.index[unreadable], name, rule_name,
+                       "expected a number, found text; set missing", value=olds[unreadable])]
+    if whole:
+        fraction = mapped.rows([n is not None and not float(n).is_integer() for n in numbers])
+        pieces.append(_entries(column.index[fraction], name, "not_whole",
+                               "expected a whole number, found a fraction; kept",
+                               value=rendered[fraction]))
+    if allowed:
+        outside = mapped.rows([n is not None and n not in allowed_numbers for n in numbers])
+        pieces.append(_entries(column.index[outside], name, "code_not_in_list",
+                               "code not in the instrument's choice list; kept",
+                               value=rendered[outside]))
+    flags.append(_in_row_order(pieces, column.index, FLAG_COLUMNS))
     return pd.Series(values, index=column.index, dtype="float64")
 
 
 def _convert_date(name: str, column: pd.Series, log: list, flags: list) -> pd.Series:
-    values = []
-    moments = _map_unique(column, parse_date)
-    for label, old, moment in zip(column.index, column, moments, strict=True):
-        if is_missing(old):
-            values.append(pd.NaT)
-            continue
-        if moment is None:
-            log.append(_log(label, name, old, None, "type_date",
-                            "expected a date such as 2024-03-05, 2024/3/5 or 2024年3月5日, "
-                            "found text that cannot be read as one; set missing"))
-            flags.append(_flag(label, name, old, "type_date",
-                               "expected a date, found text; set missing"))
-            values.append(pd.NaT)
-            continue
-        if not values_agree(old, pd.Timestamp(moment)):
-            log.append(_log(label, name, old, pd.Timestamp(moment), "type_date",
-                            "date read from a non-ISO form"))
-        values.append(pd.Timestamp(moment))
-    return pd.Series(values, index=column.index, dtype="datetime64[ns]")
+    mapped = map_unique(column, parse_date)
+    olds = _Rendered(mapped)
+    moments = [None if moment is None else pd.Timestamp(moment) for moment in mapped.results]
+    unreadable = mapped.rows([moment is None for moment in moments])
+    changed = mapped.rows([moment is not None and not values_agree(old, moment)
+                           for old, moment in zip(mapped.uniques, moments, strict=True)])
+    log.append(_in_row_order([
+        _entries(column.index[unreadable], name, "type_date",
+                 "expected a date such as 2024-03-05, 2024/3/5 or 2024年3月5日, found text that "
+                 "cannot be read as one; set missing", old_value=olds[unreadable],
+                 new_value=None),
+        _entries(column.index[changed], name, "type_date", "date read from a non-ISO form",
+                 old_value=olds[changed],
+                 new_value=mapped.take([render_value(m) for m in moments])[changed]),
+    ], column.index, LOG_COLUMNS))
+    flags.append(_entries(column.index[unreadable], name, "type_date",
+                          "expected a date, found text; set missing", value=olds[unreadable]))
+    values = mapped.take([pd.NaT if m is None else m for m in moments], pd.NaT)
+    return pd.Series(pd.to_datetime(pd.Series(values, dtype=object)).to_numpy(
+        dtype="datetime64[ns]"), index=column.index, dtype="datetime64[ns]")
 
 
 def convert_types(frame: pd.DataFrame, rule: TypeRule) -> StepResult:
@@ -705,15 +941,19 @@ def convert_types(frame: pd.DataFrame, rule: TypeRule) -> StepResult:
             allowed = set(rule.choices.get(name, ()))
             if not allowed:
                 continue
-            for label, value in zip(column.index, column, strict=True):
-                if is_missing(value):
-                    continue
+
+            def unknown_codes(value: object, kind: str = kind,
+                              allowed: set = allowed) -> list[str]:
                 codes = str(value).split() if kind == "multiple" else [render_value(value)]
-                unknown = [code for code in codes if code not in allowed]
-                if unknown:
-                    flags.append(_flag(label, name, value, "code_not_in_list",
-                                       f"code(s) {' '.join(unknown)} not in the instrument's "
-                                       f"choice list; kept"))
+                return [code for code in codes if code not in allowed]
+
+            mapped = map_unique(column, unknown_codes)
+            rows = mapped.rows([bool(unknown) for unknown in mapped.results])
+            reasons = mapped.take([f"code(s) {' '.join(unknown)} not in the instrument's "
+                                   "choice list; kept" for unknown in mapped.results])
+            flags.append(_entries(column.index[rows], name, "code_not_in_list", reasons[rows],
+                                  value=mapped.take([render_value(v) for v in
+                                                     mapped.uniques])[rows]))
     return _result(frame.assign(**updates) if updates else frame, log, flags)
 
 
@@ -724,6 +964,39 @@ class ConstraintRule:
 
     constraints: tuple[tuple[str, str], ...]
     flag_only: tuple[str, ...] = ()
+
+
+_DISTINCT_FROM = 2000  # smaller frames are evaluated directly
+
+
+def evaluate_distinct(expression: str, frame: pd.DataFrame, current: pd.Series | None = None
+                      ) -> pd.Series:
+    """:func:`~doorstep.instrument.expressions.evaluate` once per distinct combination of the
+    referenced columns (and ``.``), mapped back to every row: the same answer, much faster on
+    large frames where answers repeat.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> frame = pd.DataFrame({"a": ["1", "0", "1"]})
+    >>> evaluate_distinct("${a} = 1", frame).tolist()
+    [True, False, True]
+    """
+    names = [name for name in referenced_names(expression) if name in frame.columns]
+    if len(names) != len(referenced_names(expression)):
+        return evaluate(expression, frame, current=current)  # raises the usual error
+    parts = {name: frame[name] for name in names}
+    if current is not None:
+        parts["\x00current"] = current
+    if not parts or len(frame) < _DISTINCT_FROM:
+        return evaluate(expression, frame, current=current)
+    table = pd.DataFrame(parts, index=frame.index)
+    groups = table.groupby(list(parts), sort=False, dropna=False).ngroup().to_numpy()
+    first = pd.Series(np.arange(len(frame))).groupby(groups).first().to_numpy()
+    distinct = table.iloc[first].reset_index(drop=True)
+    values = evaluate(expression, distinct[names],
+                      current=distinct["\x00current"] if current is not None else None)
+    return pd.Series(values.to_numpy(dtype=bool)[groups], index=frame.index, dtype=bool)
 
 
 def _not_checked(name: str, what: str, expression: str, error: Exception) -> dict:
@@ -755,7 +1028,7 @@ def apply_constraints(frame: pd.DataFrame, rule: ConstraintRule) -> StepResult:
         try:
             parse(expression)
             names = referenced_names(expression)
-            satisfied = evaluate(expression, current_frame, current=column)
+            satisfied = evaluate_distinct(expression, current_frame, current=column)
         except ConfigError as error:
             flags.append(_not_checked(name, "constraint", expression, error))
             continue
@@ -767,16 +1040,17 @@ def apply_constraints(frame: pd.DataFrame, rule: ConstraintRule) -> StepResult:
             new = column.mask(failing)
             updates[name] = new
             current_frame = current_frame.assign(**{name: new})
-            log += [_log(label, name, column.loc[label], None, "constraint",
-                         f"violates the constraint {expression!r}; set missing")
-                    for label in column.index[failing]]
+            log.append(_entries(column.index[failing], name, "constraint",
+                                f"violates the constraint {expression!r}; set missing",
+                                old_value=_render_series(column[failing]).to_numpy(),
+                                new_value=None))
             continue
         for other in names:
             failing = failing & ~missing_mask(current_frame[other])
-        flags += [_flag(label, name, column.loc[label], "constraint_other",
-                        f"violates the constraint {expression!r}, which involves "
-                        f"{', '.join(names)}; kept, check it")
-                  for label in column.index[failing]]
+        flags.append(_entries(column.index[failing], name, "constraint_other",
+                              f"violates the constraint {expression!r}, which involves "
+                              f"{', '.join(names)}; kept, check it",
+                              value=_render_series(column[failing]).to_numpy()))
     return _result(frame.assign(**updates) if updates else frame, log, flags)
 
 
@@ -807,7 +1081,7 @@ def apply_skip_logic(frame: pd.DataFrame, rule: SkipLogicRule) -> StepResult:
         if name not in frame.columns:
             continue
         try:
-            relevant = evaluate(expression, current_frame)
+            relevant = evaluate_distinct(expression, current_frame)
         except ConfigError as error:
             flags.append(_not_checked(name, "relevant", expression, error))
             continue
@@ -816,10 +1090,11 @@ def apply_skip_logic(frame: pd.DataFrame, rule: SkipLogicRule) -> StepResult:
         if not hidden.any():
             continue
         current_frame = current_frame.assign(**{name: column.mask(hidden)})
-        log += [_log(label, name, column.loc[label], None, "skip_logic",
-                     f"answer given although the question is not relevant ({expression!r} is "
-                     f"false); set missing")
-                for label in column.index[hidden]]
+        log.append(_entries(column.index[hidden], name, "skip_logic",
+                            f"answer given although the question is not relevant "
+                            f"({expression!r} is false); set missing",
+                            old_value=_render_series(column[hidden]).to_numpy(),
+                            new_value=None))
     return _result(current_frame, log, flags)
 
 
@@ -845,12 +1120,12 @@ def derive_option_columns(frame: pd.DataFrame, rule: OptionColumnsRule) -> StepR
     updates = {}
     for name in _present(frame, list(rule.options)):
         column = frame[name]
-        selections = [None if is_missing(value) else set(str(value).split()) for value in column]
+        mapped = map_unique(column, lambda value: set(str(value).split()))
         for code in rule.options[name]:
+            chosen = [float(code in selection) for selection in mapped.results]
             updates[f"{name}__{code}"] = pd.Series(
-                [np.nan if chosen is None else float(code in chosen) for chosen in selections],
-                index=column.index, dtype="float64",
-            )
+                np.asarray(mapped.take(chosen, np.nan), dtype="float64"), index=column.index,
+                dtype="float64")
     if not updates:
         return _result(frame)
     ordered = []

@@ -331,11 +331,22 @@ def id_card_problem(value: object) -> str | None:
         return "damaged by a spreadsheet (scientific notation); the digits are lost"
     if re.fullmatch(r"\d{17}[\dX]\.0+", text):
         return "damaged by a spreadsheet (stored as a number); the last digits are unreliable"
+    if re.fullmatch(r"\d{18}", text) and _float_damaged(text):
+        return ("damaged by a spreadsheet (stored as a number with 15 significant digits); "
+                "the last digits are lost")
     if not re.fullmatch(r"\d{17}[\dX]", text):
         return f"expected 17 digits and a digit or X (18 characters), found {len(text)} characters"
     if id_card_check_digit(text[:17]) != text[17]:
         return "fails the ISO 7064 MOD 11-2 checksum"
     return None
+
+
+def _float_damaged(digits: str) -> bool:
+    """True when an 18-digit number is exactly what Excel keeps of a longer one: a float64
+    with at most 15 significant digits (a real ID card number is so by chance 1 in ~60,000)."""
+    number = int(digits)
+    as_float = float(number)
+    return int(as_float) == number and float(f"{as_float:.15g}") == as_float
 
 
 def render_value(value: object) -> str | None:
