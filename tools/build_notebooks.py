@@ -148,7 +148,7 @@ CHAIN = {
         new_code_cell(heading(2, "analysis_data", "analysis_intro")),
         new_code_cell(
             "analysis = stages.build_analysis_data(config, result.data)\n"
-            "stages.save_clean_outputs(run, result, analysis, sources, instrument)\n"
+            "stages.save_clean_outputs(run, result, analysis, sources, instrument, language)\n"
             "localise(analysis[list(config.outcomes)].describe().T.round(2), language, labels)"),
     ],
     "02_balance": [

@@ -8,6 +8,8 @@ row accounting and builds the codebook. It must not import ``doorstep.estimate``
 
 Order of steps
 --------------
+0. ``supervisor_drop`` / ``supervisor_resurvey`` field supervisors' resolutions of the fieldwork
+                        flag lists (``supervisor_resolutions``) re-applied;
 1. ``duplicate``        exact copies of a row (all columns but record id, source row and
                         submission time) dropped, the first kept;
    ``duplicate_resolved`` / ``duplicate_new_id`` the duplicates resolution file re-applied;
@@ -141,7 +143,17 @@ class _Plan:
 def _decisions(spec: CleaningSpec) -> dict[str, Any]:
     """The decision tables named in the spec, read (they are re-applied on every run)."""
     decided: dict[str, Any] = {"resolutions": {}, "links": {}, "other_specify": {},
-                               "corrections": ()}
+                               "corrections": (), "supervisor": {}}
+    if spec.supervisor_resolutions:
+        from doorstep.checks import read_resolutions  # checks imports clean's parsers
+
+        for path in spec.supervisor_resolutions:
+            table = read_resolutions(path)
+            for row in table.itertuples(index=False):
+                if row.resolution:
+                    decided["supervisor"][row.interview] = (
+                        row.resolution, getattr(row, "resolved_by", ""), row.check,
+                        getattr(row, "notes", ""))
     if spec.duplicates.resolutions is not None:
         table = records.read_decision_table(spec.duplicates.resolutions,
                                             records.RESOLUTION_COLUMNS, "duplicates.resolutions")
@@ -232,6 +244,8 @@ def _steps(spec: CleaningSpec, instrument: Instrument | None, plan: _Plan,
     panel_rule = review.PanelRule(spec.unit_id, spec.round_column, spec.panel.name,
                                   spec.panel.age, spec.panel.village)
     plan_steps: list[tuple[str, Callable[[pd.DataFrame], steps.StepResult]]] = [
+        ("supervisor", lambda f: records.apply_supervisor_resolutions(
+            f, records.SupervisorRule(decisions["supervisor"]))),
         ("duplicate", lambda f: steps.drop_exact_duplicates(f, steps.DuplicateRule())),
         ("duplicate_resolutions", lambda f: records.apply_duplicate_resolutions(
             f, records.ResolutionRule(spec.unit_id, decisions["resolutions"]))),

@@ -340,3 +340,51 @@ def stop_on_unresolved(report: pd.DataFrame, where: str) -> None:
         f"duplicates report {where} and point duplicates.resolutions at it, or set "
         f"duplicates.unresolved: keep_latest in the cleaning spec"
     )
+
+
+SUPERVISOR_DROP = "drop"
+SUPERVISOR_RESURVEY = "resurvey"
+
+
+@dataclass(frozen=True)
+class SupervisorRule:
+    """Field supervisors' resolutions of the fieldwork flag lists, by interview key.
+
+    ``decisions`` maps an interview key (``<source file>#<record id>``, as the flag lists of
+    :mod:`doorstep.checks` write it) to ``(resolution, resolved_by, check, notes)``.
+    """
+
+    decisions: Mapping[str, tuple[str, str, str, str]] = field(
+        default_factory=lambda: MappingProxyType({}))
+
+
+def apply_supervisor_resolutions(frame: pd.DataFrame, rule: SupervisorRule) -> StepResult:
+    """Act on the supervisors' resolutions: ``drop`` drops the interview, ``resurvey`` flags it.
+
+    ``confirmed``, ``false_alarm`` and ``corrected`` (a correction goes in the corrections file)
+    leave the data as it is. Re-applied on every run, so a filled-in flag list keeps its effect.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> frame = pd.DataFrame({"_source_file": ["r1.csv"] * 2, "_record_id": ["u1", "u2"]})
+    >>> rule = SupervisorRule({"r1.csv#u1": ("drop", "LW", "duration_short", "made up")})
+    >>> result = apply_supervisor_resolutions(frame, rule)
+    >>> result.frame["_record_id"].tolist(), result.dropped["drop_rule"].tolist()
+    (['u2'], ['supervisor_drop'])
+    """
+    if not rule.decisions or not {"_source_file", "_record_id"} <= set(frame.columns):
+        return _result(frame)
+    keys = frame["_source_file"].astype(str) + "#" + frame["_record_id"].astype(str)
+    decisions = keys.map(lambda key: rule.decisions.get(key, ("",) * 4))
+    resolution = decisions.map(lambda decision: decision[0])
+    drop = resolution.eq(SUPERVISOR_DROP)
+    dropped = [{"row": label, "drop_rule": "supervisor_drop",
+                "drop_reason": f"field supervisor {decisions[label][1] or '(unnamed)'} resolved "
+                               f"the {decisions[label][2]} flag as drop: {decisions[label][3]}"}
+               for label in frame.index[drop]]
+    flags = [{"row": label, "variable": "", "value": keys[label], "rule": "supervisor_resurvey",
+              "reason": f"field supervisor {decisions[label][1] or '(unnamed)'} asked for a "
+                        f"re-survey ({decisions[label][2]}): {decisions[label][3]}"}
+             for label in frame.index[resolution.eq(SUPERVISOR_RESURVEY)]]
+    return _result(frame.loc[~drop], flags=flags, dropped=dropped)

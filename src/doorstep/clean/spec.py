@@ -38,6 +38,7 @@ Schema (every key but ``unit_id`` is optional)::
       who5: {items: [who5_1, who5_2], rule: sd_below, threshold: 0.5, min_items: 5}
     other_specify: other_specify.csv   # variable, text, new_code (text in <variable>_other)
     corrections: corrections.csv   # unit_id, round, variable, old_value, new_value, who, why
+    supervisor_resolutions: [flags_S1.xlsx]  # fieldwork flag lists with a resolution filled in
     duplicates:
       unresolved: keep_latest      # or "error": stop on a new unresolved duplicate
       resolutions: duplicates_resolved.csv  # unit_id, round, record_id, action, new_id, ...
@@ -103,7 +104,7 @@ _TOP_KEYS = (
     "unit_id", "round_column", "missing_codes", "missing_texts", "missing_code_overrides",
     "money", "identifiers", "id_cards", "min_duration_minutes", "personal", "constraints",
     "skip_logic", "typed_missing", "outliers", "straight_lining", "other_specify", "corrections",
-    "duplicates", "panel", "pii", "base_dir",
+    "duplicates", "panel", "pii", "base_dir", "supervisor_resolutions",
 )
 _OUTLIER_KEYS = ("method", "threshold", "by", "action", "min_group")
 _STRAIGHT_KEYS = ("items", "rule", "threshold", "min_items")
@@ -226,6 +227,7 @@ class CleaningSpec:
     straight_lining: tuple[StraightLineSpec, ...] = ()
     other_specify: Path | None = None
     corrections: Path | None = None
+    supervisor_resolutions: tuple[Path, ...] = ()
     duplicates: DuplicatesSpec = DuplicatesSpec()
     panel: PanelSpec = PanelSpec()
     pii: PiiSpec = PiiSpec()
@@ -459,6 +461,14 @@ def _extended(spec: Mapping[str, Any], source: str, base: Path | None) -> dict[s
     for key in ("other_specify", "corrections"):
         if spec.get(key) is not None:
             options[key] = _expect_path(spec[key], f"{source}, {key}", base)
+    if spec.get("supervisor_resolutions") is not None:
+        where = f"{source}, supervisor_resolutions"
+        files = spec["supervisor_resolutions"]
+        if not isinstance(files, list):
+            raise ConfigError(f"{where}: expected a list of flag-list files, found {files!r}")
+        options["supervisor_resolutions"] = tuple(
+            _expect_path(item, f"{where}[{number}]", base)
+            for number, item in enumerate(files, start=1))
     if "duplicates" in spec:
         where = f"{source}, duplicates"
         rule = _expect_mapping(spec["duplicates"], where)

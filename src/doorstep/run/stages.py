@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
 from doorstep import checks, clean, estimate
 from doorstep.clean.privacy import DEFAULT_KEY_ENV, read_key
@@ -120,9 +119,8 @@ def save_fieldwork_outputs(run: Path, results: checks.CheckResults, title: str) 
 
 def clean_sources(config: EvaluationConfig, raw: pd.DataFrame,
                   instrument: Instrument) -> clean.CleanResult:
-    """Clean the stacked rounds with the programme's cleaning spec."""
-    spec = yaml.safe_load(config.cleaning.read_text(encoding="utf-8"))
-    return clean.run(raw, spec, instrument=instrument)
+    """Clean the stacked rounds with the programme's cleaning spec (paths relative to it)."""
+    return clean.run(raw, clean.load_spec(config.cleaning), instrument=instrument)
 
 
 def build_analysis_data(config: EvaluationConfig, data: pd.DataFrame) -> pd.DataFrame:
@@ -144,18 +142,15 @@ def build_analysis_data(config: EvaluationConfig, data: pd.DataFrame) -> pd.Data
 
 
 def save_clean_outputs(run: Path, result: clean.CleanResult, analysis: pd.DataFrame,
-                       sources: pd.DataFrame, instrument: Instrument | None = None) -> None:
-    """Write the analysis data, the cleaning audit trail and the instrument's codebook."""
+                       sources: pd.DataFrame, instrument: Instrument | None = None,
+                       language: str = "en") -> None:
+    """Write the analysis data, the clean data (Parquet, Stata), the audit trail and codebooks."""
+    write_parquet(analysis, run / ANALYSIS_FILE)
+    clean.write_clean_outputs(result, run, instrument=instrument, language=language)
+    write_csv(sources, run / "sources.csv")
     if instrument is not None:
         write_codebook(instrument, run / "instrument_codebook.csv")
         write_codebook(instrument, run / "instrument_codebook.xlsx")
-    write_parquet(analysis, run / ANALYSIS_FILE)
-    write_parquet(result.data, run / CLEAN_FILE)
-    write_csv(result.log, run / "cleaning_log.csv")
-    write_csv(result.dropped, run / "dropped.csv")
-    write_csv(result.flags, run / "flags.csv")
-    write_csv(result.codebook, run / "codebook.csv")
-    write_csv(sources, run / "sources.csv")
 
 
 def load_analysis(run: Path, *, which: str = "analysis") -> pd.DataFrame:
