@@ -5,8 +5,10 @@ published scales (WHO-5, Kessler K6, SDQ parent and self-report, UCLA 3-item lon
 Rosenberg self-esteem, Cantril ladder) scored by ``score_scale`` with their published rules for
 reverse-coded and missing items and their cut-offs; user-defined scales from a spec dict;
 Cronbach's alpha and McDonald's omega; household income by component, per capita and per adult
-equivalent. ``build_measures`` and the functions of ``scales`` are what the pipeline calls and
-keep their results. It must not import ``estimate``, ``report`` or ``run``.
+equivalent; outcome-family indices (Anderson's inverse-covariance-weighted index and the
+Kling-Liebman-Katz mean of z-scores). ``build_measures`` and the functions of ``scales`` are
+what the pipeline calls and keep their results. It must not import ``estimate``, ``report``
+or ``run``.
 """
 
 from doorstep.measures.income import (
@@ -16,6 +18,7 @@ from doorstep.measures.income import (
     inverse_hyperbolic_sine,
     winsorise,
 )
+from doorstep.measures.indices import icw_index, zscore_index
 from doorstep.measures.registry import (
     SCALES,
     Band,
@@ -62,6 +65,7 @@ __all__ = [
     "earnings_including_zeros",
     "get_scale",
     "household_income",
+    "icw_index",
     "income_components_total",
     "income_measures",
     "inverse_hyperbolic_sine",
@@ -75,4 +79,5 @@ __all__ = [
     "ucla_total",
     "who5_score",
     "winsorise",
+    "zscore_index",
 ]

@@ -1,0 +1,200 @@
+"""Wild cluster bootstrap: against wildboottest/pyfixest on real data, and its contract.
+
+Peers (test-only): ``wildboottest==0.3.2`` (through ``pyfixest==0.60.0``'s
+``Feols.wildboottest``). Data: statsmodels' Grunfeld investment panel (11 firms, 20 years;
+full enumeration of 2^11 = 2048 sign vectors) and pyfixest's ``get_data()`` (19 clusters; 9,999
+random draws with the same seed give the same draws). Tolerances: bootstrap t statistics
+(scaled by the small-sample factor, which differs by the count of absorbed dummies) 1e-8; the
+p-values equal exactly, up to draws tying with the sample's |t| (see
+``doorstep.inference.wild``): we count ties, the peer counts them as rounding falls, so we check
+peer p-value lies between our strict and our tie-counting share, and equals ours when no tie.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from doorstep.errors import ConfigError, EstimationError
+from doorstep.estimate import ancova, did, event_study, regress, twfe
+from doorstep.estimate.result import TIDY_COLUMNS
+from doorstep.inference import wild_cluster_bootstrap
+
+pf = pytest.importorskip("pyfixest")
+pytest.importorskip("wildboottest")
+sm = pytest.importorskip("statsmodels.api")
+
+
+@pytest.fixture(scope="module")
+def grunfeld() -> pd.DataFrame:
+    frame = sm.datasets.grunfeld.load_pandas().data
+    # wildboottest's numba kernel needs numeric cluster ids (sorted order, as our codes).
+    return frame.assign(firm_id=pd.factorize(frame["firm"], sort=True)[0])
+
+
+@pytest.fixture(scope="module")
+def pf_data() -> pd.DataFrame:
+    frame = pf.get_data()
+    return frame.dropna(subset=["Y", "Y2", "X1", "X2", "f1", "group_id"]).reset_index(drop=True)
+
+
+def _peer(frame, formula, term, cluster, **options):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = pf.feols(formula, data=frame, vcov={"CRV1": cluster})
+        table, draws = fit.wildboottest(param=term, return_bootstrapped_t_stats=True, **options)
+    return float(table["Pr(>|t|)"]), np.asarray(draws, dtype=float).ravel(), float(table["ssc"])
+
+
+def _compare(boot, peer_p, peer_draws, peer_ssc):
+    ours = boot.bootstrap_statistics() * np.sqrt(boot._ssc)
+    theirs = peer_draws * np.sqrt(peer_ssc)
+    assert ours.size == theirs.size
+    assert np.max(np.abs(np.sort(np.abs(ours)) - np.sort(np.abs(theirs)))) < 1e-8
+    observed = abs(boot.statistic)
+    strict = np.mean(np.abs(boot.bootstrap_statistics()) > observed * (1 + 1e-9))
+    assert strict - 1e-12 <= peer_p <= boot.p_value + 1e-12
+    if strict == boot.p_value:
+        assert boot.p_value == peer_p
+
+
+@pytest.mark.parametrize("restricted", [True, False])
+@pytest.mark.parametrize("fixed", [(), ("year",)])
+def test_grunfeld_full_enumeration_matches_wildboottest(grunfeld, restricted, fixed):
+    fit = regress(grunfeld, "invest", ["value", "capital"], fixed_effects=fixed, cluster="firm")
+    boot = wild_cluster_bootstrap(fit, "capital", data=grunfeld, cluster="firm", reps=9999,
+                                  seed=1, restricted=restricted)
+    assert boot.enumerated and boot.draws == 2**11
+    formula = "invest ~ value + capital" + (" | year" if fixed else "")
+    _compare(boot, *_peer(grunfeld, formula, "capital", "firm_id", reps=9999, seed=1,
+                          impose_null=restricted))
+    assert boot.statistic == pytest.approx(fit.term("capital").statistic, rel=1e-10)
+
+
+@pytest.mark.parametrize("kind", ["rademacher", "webb", "mammen"])
+def test_random_draws_match_wildboottest_with_same_seed(pf_data, kind):
+    fit = regress(pf_data, "Y", ["X1", "X2"], fixed_effects="f1", cluster="group_id")
+    boot = wild_cluster_bootstrap(fit, "X2", data=pf_data, cluster="group_id", reps=1999,
+                                  seed=11, weights=kind)
+    _compare(boot, *_peer(pf_data, "Y ~ X1 + X2 | f1", "X2", "group_id", reps=1999, seed=11,
+                          weights_type=kind))
+
+
+def test_label_tidy_and_interval(pf_data):
+    fit = regress(pf_data, "Y", ["X1", "X2"], cluster="group_id")
+    boot = wild_cluster_bootstrap(fit, "X2", data=pf_data, cluster="group_id", reps=999, seed=3)
+    assert boot.inference == "wild cluster bootstrap (WCR, Rademacher, 999 draws)"
+    tidy = boot.tidy()
+    assert list(tidy.columns) == list(TIDY_COLUMNS) and len(tidy) == 1
+    low, high = boot.conf_int()
+    assert low < boot.estimate < high
+    # The interval is the set of nulls not rejected: p at the bounds crosses 0.05.
+    width = high - low
+    assert boot.p_value_at(low + 1e-6 * width) > 0.05 >= boot.p_value_at(low - 1e-6 * width)
+    assert boot.p_value_at(high - 1e-6 * width) > 0.05 >= boot.p_value_at(high + 1e-6 * width)
+    narrower = boot.conf_int(0.8)
+    assert low < narrower[0] < narrower[1] < high
+    # A different null: the p-value of the null at the estimate is 1.
+    assert boot.p_value_at(boot.estimate) == 1.0
+
+
+def _panel(seed=0, n_units=40, n_periods=4):
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({"unit": np.repeat(np.arange(n_units), n_periods),
+                          "t": np.tile(np.arange(1, n_periods + 1), n_units)})
+    frame["village"] = frame.unit // 4
+    frame["cohort"] = np.where(frame.village % 2 == 0, 0, 3)
+    frame["treated"] = ((frame.cohort > 0) & (frame.t >= frame.cohort)).astype(float)
+    frame["arm"] = (frame.cohort > 0).astype(float)
+    frame["post"] = (frame.t >= 3).astype(float)
+    frame["w"] = rng.uniform(0.5, 2, len(frame))
+    frame["x"] = rng.normal(size=len(frame))
+    frame["y"] = (frame.unit * 0.1 + frame.t + 0.5 * frame.treated + frame.x
+                  + rng.normal(size=len(frame)) + rng.normal(size=n_units // 4)[frame.village])
+    frame["y0"] = rng.normal(size=len(frame))
+    frame["stratum"] = frame.village % 3
+    return frame
+
+
+def _dummies_reference(frame, outcome, columns, fixed, cluster, term, weights=None):
+    """The same bootstrap on explicit dummies (no absorption): the algebra must agree."""
+    design = frame[list(columns)].astype(float)
+    for factor in fixed:
+        design = design.join(pd.get_dummies(frame[factor], prefix=factor, drop_first=True,
+                                            dtype=float))
+    explicit = pd.concat([frame[[outcome, cluster]], design], axis=1)
+    if weights is not None:
+        explicit[weights] = frame[weights]
+    return regress(explicit, outcome, list(design.columns), cluster=cluster, weights=weights), \
+        explicit
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_absorbed_non_nested_effects_equal_explicit_dummies(weighted):
+    frame = _panel()
+    weights = "w" if weighted else None
+    fit = twfe(frame, "y", "treated", "unit", "t", covariates="x", cluster="village",
+               weights=weights)
+    boot = wild_cluster_bootstrap(fit, data=frame, cluster="village", reps=1024, seed=4,
+                                  sample_weights=weights)
+    reference, explicit = _dummies_reference(frame, "y", ["treated", "x"], ["unit", "t"],
+                                             "village", "treated", weights)
+    check = wild_cluster_bootstrap(reference, "treated", data=explicit, cluster="village",
+                                   reps=1024, seed=4, sample_weights=weights)
+    assert boot.enumerated and check.enumerated
+    # Same draws; K differs (nested unit dummies are not counted), so scale by the factor.
+    np.testing.assert_allclose(boot.bootstrap_statistics() * np.sqrt(boot._ssc),
+                               check.bootstrap_statistics() * np.sqrt(check._ssc),
+                               rtol=1e-7, atol=1e-9)
+    assert boot.p_value == check.p_value
+    np.testing.assert_allclose(boot.conf_int(), check.conf_int(), rtol=1e-7)
+
+
+def test_works_on_ancova_did_and_event_study():
+    frame = _panel()
+    base = frame[frame.t == 4].reset_index(drop=True)
+    fits = {
+        "ancova": ancova(base, "y", "arm", baseline_outcome="y0", strata="stratum",
+                         cluster="village"),
+        "lin": ancova(base, "y", "arm", covariates="x", interacted=True, cluster="village"),
+        "did": did(frame, "y", "arm", "post", cluster="village"),
+    }
+    for name, fit in fits.items():
+        data = frame if name == "did" else base
+        boot = wild_cluster_bootstrap(fit, data=data, cluster="village", reps=499, seed=1)
+        assert 0 <= boot.p_value <= 1 and boot.estimate == pytest.approx(fit.estimate)
+    study = event_study(frame, "y", "unit", "t", "cohort", cluster="village")
+    boot = wild_cluster_bootstrap(study, "event_time=0", data=frame, cluster="village",
+                                  cohort="cohort", reps=499, seed=1)
+    assert boot.estimate == pytest.approx(study.term("event_time=0").estimate)
+    with pytest.raises(ConfigError, match="cohort"):
+        wild_cluster_bootstrap(study, data=frame, cluster="village", seed=1)
+
+
+def test_two_way_clustering_runs_and_uses_the_coarser_dimension():
+    frame = _panel(n_units=60)
+    fit = regress(frame, "y", ["treated", "x"], cluster=("village", "t"))
+    boot = wild_cluster_bootstrap(fit, data=frame, cluster=("village", "t"), reps=999, seed=2)
+    assert "two-way" in boot.inference and "weights by t" in boot.inference
+    assert boot.std_error == pytest.approx(fit.std_error, rel=1e-10)
+    assert 0 <= boot.p_value <= 1
+
+
+def test_errors_are_clear_and_inputs_unchanged(pf_data):
+    frame = pf_data.copy()
+    fit = regress(frame, "Y", ["X1"], cluster="group_id")
+    with pytest.raises(ConfigError, match="cluster="):
+        wild_cluster_bootstrap(fit, data=frame, seed=1)
+    with pytest.raises(ConfigError, match="'rademacher', 'webb', 'mammen'"):
+        wild_cluster_bootstrap(fit, data=frame, cluster="group_id", seed=1, weights="normal")
+    with pytest.raises(ConfigError, match="seed"):
+        wild_cluster_bootstrap(fit, data=frame, cluster="group_id", seed=-1)
+    with pytest.raises(EstimationError, match=r"reproduce|complete rows"):
+        wild_cluster_bootstrap(fit, data=frame.iloc[10:], cluster="group_id", seed=1)
+    with pytest.raises(EstimationError, match="does not reproduce"):
+        wild_cluster_bootstrap(fit, data=frame.assign(Y=frame.Y * 2), cluster="group_id",
+                               seed=1)
+    pd.testing.assert_frame_equal(frame, pf_data)
