@@ -1,6 +1,6 @@
 """Batch runs: the grid file, failure isolation, the summary, resume after SIGKILL, the lock.
 
-Runs here go through the real runner with a stand-in chain of four tiny notebooks (same
+Runs here go through the real runner with a stand-in chain of tiny notebooks (same
 parameters as the real chain, a few lines each), so that a batch of several runs takes seconds;
 test_batch_cluster.py runs the real chain on tiny simulated data, locally and on Dask.
 """
@@ -38,6 +38,7 @@ from doorstep.run.locking import folder_lock
 from tests.conftest import make_project
 
 STAND_IN = {
+    "01_fieldwork_checks": "pathlib.Path(run_dir, 'checks.txt').write_text(str(seed))",
     "01_clean": "pathlib.Path(run_dir, 'clean.txt').write_text(str(seed))",
     "02_balance": "pathlib.Path(run_dir, 'balance.txt').write_text(str(seed))",
     "03_impact": ("if seed == 2:\n    raise ValueError('planted failure for seed 2')\n"
