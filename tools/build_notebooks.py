@@ -212,6 +212,11 @@ CHAIN = {
                       "language=language)\neffects_table"),
         new_code_cell("effects_figure = report.effect_figure(comparison, labels, "
                       "language=language)\neffects_figure"),
+        new_code_cell(heading(2, "reliability", "reliability_intro")),
+        new_code_cell(
+            "reliability = stages.scale_reliability(stages.load_analysis(run, which=\"clean\"))\n"
+            "files.write_csv(reliability, run / \"reliability.csv\")\n"
+            "localise(reliability.round(3), language)"),
         new_code_cell(heading(2, "data_cleaning")),
         new_code_cell(
             "sources = pd.read_csv(run / \"sources.csv\")\n"

@@ -94,6 +94,11 @@ TEXTS: dict[str, dict[str, str]] = {
               "true effect the simulator planted.",
         "zh": "各项估计值及其 95% 置信区间；模拟数据下同时列出模拟设定的真实效应。"},
     "data_cleaning": {"en": "Data and cleaning", "zh": "数据与清洗"},
+    "reliability": {"en": "Reliability of the scales", "zh": "量表信度"},
+    "reliability_intro": {
+        "en": "Cronbach's alpha and McDonald's omega of each scale and subscale, by round "
+              "(0.7 or more is usually read as acceptable).",
+        "zh": "各量表及分量表逐轮的 Cronbach's α 与 McDonald's ω（通常 0.7 及以上视为可接受）。"},
     "appendices": {"en": "Appendices", "zh": "附录"},
     # table headers and cells
     "outcome": {"en": "Outcome", "zh": "结果变量"},
@@ -196,6 +201,10 @@ _COLUMNS: dict[str, dict[str, str]] = {
     "test": {"en": "test", "zh": "检验"},
     "statistic": {"en": "statistic", "zh": "统计量"},
     "restrictions": {"en": "restrictions", "zh": "约束个数"},
+    "scale": {"en": "scale", "zh": "量表"},
+    "n_items": {"en": "items", "zh": "题目数"},
+    "cronbach_alpha": {"en": "Cronbach's alpha", "zh": "Cronbach's α"},
+    "omega_total": {"en": "McDonald's omega", "zh": "McDonald's ω"},
     "count": {"en": "count", "zh": "个数"},
     "mean": {"en": "mean", "zh": "均值"},
     "std": {"en": "sd", "zh": "标准差"},

@@ -29,7 +29,7 @@ from doorstep.design import lottery_sample, staggered_panel
 from doorstep.errors import DataError
 from doorstep.instrument import Instrument, read_instrument, write_codebook
 from doorstep.io import read_export, read_table
-from doorstep.measures import build_measures
+from doorstep.measures import build_measures, get_scale, reliability
 from doorstep.report.i18n import text
 from doorstep.run.files import write_csv, write_parquet
 
@@ -297,6 +297,26 @@ def estimate_effects(config: EvaluationConfig, analysis: pd.DataFrame,
         event_study=pd.concat(dynamic, ignore_index=True) if dynamic else pd.DataFrame(),
         pre_trend=pd.DataFrame(pre_trend),
     )
+
+
+RELIABILITY_SCALES = ("sdq_parent", "who5", "ucla3", "k6", "rosenberg")
+
+
+def scale_reliability(clean_data: pd.DataFrame) -> pd.DataFrame:
+    """Cronbach's alpha and McDonald's omega of every registered scale the data carries, by round.
+
+    One row per scale (or subscale) and round: ``scale, round, n_items, n_obs,
+    cronbach_alpha, omega_total``.
+    """
+    tables = []
+    for name in RELIABILITY_SCALES:
+        if set(get_scale(name).items) <= set(clean_data.columns):
+            tables.append(reliability(clean_data, name, by=TIME))
+    if not tables:
+        return pd.DataFrame(columns=["scale", TIME, "n_items", "n_obs", "cronbach_alpha",
+                                     "omega_total"])
+    table = pd.concat(tables, ignore_index=True)
+    return table[["scale", TIME, "n_items", "n_obs", "cronbach_alpha", "omega_total"]]
 
 
 def load_truth(config: EvaluationConfig) -> dict | None:
