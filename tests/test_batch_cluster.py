@@ -101,7 +101,7 @@ def _differing_fields(first, second):
 
 def _normalised(notebook, output):
     """Drop timings; write the run's own (partial) folder as <RUN_DIR>."""
-    notebook = json.loads(re.sub(re.escape(str(output)) + r"/\.[^/\"']+?\.partial-[^/\"']+",
+    notebook = json.loads(re.sub(re.escape(str(output)) + r"/\.[^/\"']+?\.partial-[^/\\\"']+",
                                  "<RUN_DIR>", json.dumps(notebook)))
     notebook["metadata"].pop("papermill")
     for cell in notebook["cells"]:
