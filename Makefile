@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SEED ?= 20240301
 
-.PHONY: demo test test-slow lab lint simulate bench clean-reports notebooks
+.PHONY: demo test test-slow fuzz lab lint simulate bench clean-reports notebooks
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,11 +24,14 @@ simulate: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/doorstep simulate --seed $(SEED) --quiet
-	$(BIN)/python -m pytest -m "not slow" tests --nbval notebooks --nbval-current-env -p no:cacheprovider
+	$(BIN)/python -m pytest -m "not slow and not fuzz" tests --nbval notebooks --nbval-current-env -p no:cacheprovider
 	$(BIN)/ruff check src tests benchmarks tools
 
 test-slow: $(STAMP)
-	$(BIN)/python -m pytest -m slow tests
+	$(BIN)/python -m pytest -m slow tests -p no:cacheprovider
+
+fuzz: $(STAMP)
+	$(BIN)/python -m pytest -m fuzz tests -p no:cacheprovider
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks tools
@@ -39,6 +42,12 @@ lab: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_demo.py
+	$(BIN)/python benchmarks/estimators.py --quick
+	$(BIN)/python benchmarks/inference.py --quick
+	$(BIN)/python benchmarks/read_export.py --rows 200000
+	$(BIN)/python benchmarks/cleaning.py --quick
+	$(BIN)/python benchmarks/checks.py --seeds 5 --scale 0.1
+	$(BIN)/python benchmarks/batch.py --quick
 
 clean-reports:
 	rm -rf reports/*/
