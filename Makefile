@@ -24,14 +24,15 @@ simulate: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/doorstep simulate --seed $(SEED) --quiet
-	$(BIN)/python -m pytest -m "not slow and not fuzz" tests --nbval notebooks --nbval-current-env -p no:cacheprovider
+	$(BIN)/python -m pytest -m "not slow and not fuzz" tests --nbval notebooks --nbval-current-env \
+		--doctest-modules src/doorstep -p no:cacheprovider
 	$(BIN)/ruff check src tests benchmarks tools
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -m slow tests -p no:cacheprovider
 
 fuzz: $(STAMP)
-	$(BIN)/python -m pytest -m fuzz tests -p no:cacheprovider
+	$(BIN)/python -m pytest -m fuzz tests/test_fuzz.py -p no:cacheprovider
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks tools

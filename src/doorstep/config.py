@@ -3,6 +3,18 @@
 This module owns the one place where a run's parameters live. Paths in the file are relative to
 the file itself. Unknown keys, wrong types and missing files are errors (``ConfigError``) that
 name the key, what was expected and what was found: a typo never passes silently.
+
+Inputs stay inside the project
+------------------------------
+Every input a config names (``instrument``, ``cleaning``, ``sources``, ``design`` files,
+``truth``) must resolve, after ``..`` and symbolic links are followed, to a file inside the
+config's *project root*; a path such as ``../../../../etc/passwd`` is a ``ConfigError`` naming
+the key, the path written, where it leads and the root. The project root is ``project_root``
+if the config sets it (relative to the file), else the folder above the ``surveys/`` folder that
+holds the config (``<root>/surveys/<programme>/evaluation.yaml``), else the config's own folder.
+A config that really must read data kept elsewhere (a secure drive) says so with
+``allow_outside: true``. The resolved config a run writes records its ``project_root`` so that it
+loads back from the run directory.
 """
 
 from __future__ import annotations
@@ -57,6 +69,8 @@ class EvaluationConfig:
     fieldwork: dict[str, Any] = field(default_factory=dict)
     round_labels: dict[int, str] = field(default_factory=dict)
     min_cell_size: int = 5
+    project_root: Path | None = None
+    allow_outside: bool = False
 
     @property
     def labels(self) -> dict[str, str]:
@@ -104,6 +118,8 @@ class EvaluationConfig:
             "round_labels": dict(self.round_labels),
             "min_cell_size": self.min_cell_size,
             "fieldwork": dict(self.fieldwork),
+            "project_root": str(self.project_root) if self.project_root else None,
+            "allow_outside": self.allow_outside,
         }
 
 
@@ -125,6 +141,8 @@ _SCHEMA: dict[str, tuple[type | tuple[type, ...], bool]] = {
     "round_labels": (dict, False),
     "min_cell_size": (int, False),
     "fieldwork": (dict, False),
+    "project_root": ((str, type(None)), False),
+    "allow_outside": (bool, False),
 }
 
 
@@ -156,14 +174,42 @@ def _apply_override(raw: dict[str, Any], key: str, value: Any, source: Path) -> 
     target[parts[-1]] = value
 
 
-def _existing(base: Path, text: str, key: str, source: Path) -> Path:
+def _existing(base: Path, text: str, key: str, source: Path,
+              root: Path | None = None) -> Path:
+    if not isinstance(text, str) or not text.strip() or "\x00" in text:
+        raise ConfigError(f"{source}: {key}: expected a file path (text), found {text!r}")
     path = (base / text).resolve()
     if not path.exists():
         raise ConfigError(
             f"{source}: {key}: file {text!r} not found (looked for {path}). "
             "For the demo data, run `doorstep simulate` first."
         )
+    if root is not None and not path.is_relative_to(root):
+        raise ConfigError(
+            f"{source}: {key}: expected a file inside the project root {root}, found {text!r}, "
+            f"which leads to {path}. Move the file into the project, or set "
+            "`allow_outside: true` in the config if it must stay where it is."
+        )
     return path
+
+
+def project_root_of(config_path: Path, declared: str | None = None) -> Path:
+    """The project root a config's inputs must stay inside (see the module docstring).
+
+    Examples
+    --------
+    >>> str(project_root_of(Path("/p/surveys/caring_mothers/evaluation.yaml")))
+    '/p'
+    >>> str(project_root_of(Path("/elsewhere/evaluation.yaml")))
+    '/elsewhere'
+    """
+    folder = config_path.parent
+    if declared:
+        return (folder / declared).resolve()
+    for ancestor in (folder, *folder.parents):
+        if ancestor.name == "surveys" and ancestor.parent != ancestor:
+            return ancestor.parent.resolve()
+    return folder.resolve()
 
 
 def _fieldwork(section: dict[str, Any], base: Path) -> dict[str, Any]:
@@ -223,6 +269,9 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
             f"{path}: language: expected one of {list(LANGUAGES)}, found {language!r}"
         )
     base = path.parent
+    root = project_root_of(path, raw.get("project_root"))
+    allow_outside = bool(raw.get("allow_outside", False))
+    fence = None if allow_outside else root
     sources = []
     for position, item in enumerate(raw["sources"], start=1):
         if not isinstance(item, dict) or not {"path", "round"} <= set(item):
@@ -238,7 +287,8 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
                 f"{path}: sources, item {position}: round: expected an integer, "
                 f"found {item['round']!r}"
             )
-        sources.append(Source(_existing(base, item["path"], f"sources[{position}]", path),
+        sources.append(Source(_existing(base, item["path"], f"sources[{position}]", path,
+                                        fence),
                               item["round"], item.get("platform", "auto")))
     design = dict(raw["design"])
     design_type = design.pop("type", None)
@@ -246,7 +296,7 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
         raise ConfigError(
             f"{path}: design.type: expected one of {list(DESIGNS)}, found {design_type!r}"
         )
-    design_files = {key: _existing(base, value, f"design.{key}", path)
+    design_files = {key: _existing(base, value, f"design.{key}", path, fence)
                     for key, value in design.items()}
     for key in ("headline", "title"):
         for name, value in raw[key].items():
@@ -259,6 +309,13 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
                 f"{path}: outcomes.{name}: expected a label (text) or labels per language "
                 f"({list(LANGUAGES)}), found {value!r}"
             )
+    for key, value in raw.get("round_labels", {}).items():
+        if isinstance(key, bool) or not isinstance(key, int | str) or not str(key).isdigit() or (
+                not isinstance(value, str | int | float)) or isinstance(value, bool):
+            raise ConfigError(
+                f"{path}: round_labels: expected round numbers mapped to labels (text), found "
+                f"{key!r}: {value!r}"
+            )
     missing_headline = sorted(set(raw["headline"].values()) - set(raw["outcomes"]))
     if missing_headline:
         raise ConfigError(
@@ -270,8 +327,8 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
         programme=raw["programme"],
         title=dict(raw["title"]),
         language=language,
-        instrument=_existing(base, raw["instrument"], "instrument", path),
-        cleaning=_existing(base, raw["cleaning"], "cleaning", path),
+        instrument=_existing(base, raw["instrument"], "instrument", path, fence),
+        cleaning=_existing(base, raw["cleaning"], "cleaning", path, fence),
         sources=tuple(sources),
         unit=raw["unit"],
         cluster=raw["cluster"],
@@ -280,8 +337,10 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
         outcomes=dict(raw["outcomes"]),
         headline=dict(raw["headline"]),
         covariates=tuple(str(name) for name in raw.get("covariates", [])),
-        truth=_existing(base, raw["truth"], "truth", path) if raw.get("truth") else None,
+        truth=_existing(base, raw["truth"], "truth", path, fence) if raw.get("truth") else None,
         round_labels={int(k): str(v) for k, v in raw.get("round_labels", {}).items()},
         min_cell_size=raw.get("min_cell_size", 5),
         fieldwork=_fieldwork(raw.get("fieldwork") or {}, base),
+        project_root=root,
+        allow_outside=allow_outside,
     )

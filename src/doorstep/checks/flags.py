@@ -22,12 +22,15 @@ Examples
 from __future__ import annotations
 
 import hashlib
-import re
 from pathlib import Path
 
 import pandas as pd
 
 from doorstep.errors import DataError
+from doorstep.spreadsheet import FORMULA_STARTS, neutralise
+
+__all__ = ["FLAG_COLUMNS", "LIST_COLUMNS", "MASK", "RESOLUTIONS", "flag_key", "flag_list",
+           "neutralise", "read_resolutions"]
 
 FLAG_COLUMNS = ("interview", "record_id", "source_file", "source_row", "enumerator", "check",
                 "variable", "value", "reason_en", "reason_zh", "severity", "flag_key", "is_new")
@@ -49,23 +52,7 @@ RESOLUTIONS = {
     "drop": "drop", "删除": "drop",
 }
 MASK = "***"
-_PLAIN_NUMBER = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$")
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise(value: object) -> object:
-    """Prefix a formula-looking text with a single quote; plain numbers stay as they are.
-
-    Examples
-    --------
-    >>> neutralise("+8613812345678"), neutralise("@SUM(A1)"), neutralise(-99)
-    ('+8613812345678', "'@SUM(A1)", -99)
-    """
-    if not isinstance(value, str) or not value.startswith(_FORMULA_STARTS):
-        return value
-    if _PLAIN_NUMBER.match(value):
-        return value
-    return "'" + value
+_FORMULA_STARTS = FORMULA_STARTS
 
 
 def flag_key(interview: str, check: str, variable: str) -> str:

@@ -187,7 +187,7 @@ def personal_columns(instrument: Instrument | None, config: CheckConfig,
     --------
     >>> from doorstep.checks.config import CheckConfig
     >>> sorted(personal_columns(None, CheckConfig("id"), ["child_name", "age", "gps"]))
-    ['child_name', 'gps']
+    ['child_name', 'gps', 'phone']
     """
     personal = set(config.personal_columns) | set(config.phone_columns)
     if config.gps_column:

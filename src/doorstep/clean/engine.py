@@ -50,6 +50,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from doorstep.clean import privacy, records, review, steps
@@ -57,6 +58,7 @@ from doorstep.clean.spec import CleaningSpec, validate_spec
 from doorstep.clean.values import parse_number, render_value
 from doorstep.errors import ConfigError, DataError
 from doorstep.instrument import Instrument
+from doorstep.spreadsheet import neutralise_frame
 
 __all__ = [
     "FLAG_COLUMNS",
@@ -408,6 +410,37 @@ def _codebook(source: pd.DataFrame, data: pd.DataFrame, instrument: Instrument |
     return pd.DataFrame(rows, columns=columns)
 
 
+_SCIENTIFIC_ID = r"^\s*[+-]?\d+(?:\.\d+)?[eE]\+\d+\s*$"  # as Excel writes them
+
+
+def _refuse_damaged_unit_ids(frame: pd.DataFrame, unit_id: str) -> None:
+    """Raise a DataError for unit ids that a spreadsheet turned into scientific notation.
+
+    ``3.30902E+17`` has lost the id's last digits: two units written so would be merged as
+    duplicates, silently. The message names the source file and rows when the reader gave them.
+    """
+    values = frame[unit_id]
+    if pd.api.types.is_numeric_dtype(values):
+        return
+    text = values.astype("str")
+    damaged = text.str.match(_SCIENTIFIC_ID).fillna(False).to_numpy(dtype=bool)
+    if not damaged.any():
+        return
+    rows = frame.loc[damaged]
+    if {"_source_file", "_source_row"} <= set(frame.columns):
+        where = ", ".join(f"{file} row {row}" for file, row in zip(
+            rows["_source_file"].head(5), rows["_source_row"].head(5), strict=True))
+    else:
+        where = "rows " + ", ".join(str(position + 1) for position in
+                                    np.flatnonzero(damaged)[:5])
+    raise DataError(
+        f"column {unit_id!r} (the unit id): expected ids as the platform wrote them, found "
+        f"{int(damaged.sum())} in scientific notation such as {text[damaged].iloc[0]!r} "
+        f"({where}); a spreadsheet dropped their last digits, so different units would be "
+        "merged. Recover the ids from the platform's original export"
+    )
+
+
 def run(
     frame: pd.DataFrame,
     spec: Mapping[str, Any] | CleaningSpec,
@@ -462,6 +495,7 @@ def run(
             f"column {spec.unit_id!r} (unit_id in {spec.source}): expected in the data, found "
             f"only {list(frame.columns)[:20]}"
         )
+    _refuse_damaged_unit_ids(frame, spec.unit_id)
     source = frame.reset_index(drop=True)
     source.attrs = {}  # pandas deep-copies attrs on every operation: costly on large frames
     personal = tuple(dict.fromkeys([
@@ -547,7 +581,7 @@ def _duplicates(frame: pd.DataFrame, spec: CleaningSpec) -> pd.DataFrame:
             if where is not None:
                 where.parent.mkdir(parents=True, exist_ok=True)
                 temporary = where.with_name(f".{where.name}.tmp")
-                unresolved.to_csv(temporary, index=False)
+                neutralise_frame(unresolved).to_csv(temporary, index=False)
                 temporary.replace(where)
             records.stop_on_unresolved(unresolved, str(where) if where else
                                        "(set duplicates.report to have it written)")

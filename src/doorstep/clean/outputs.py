@@ -21,8 +21,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from doorstep.errors import DataError
+from doorstep.errors import DataError, RunError
 from doorstep.instrument import Instrument
+from doorstep.spreadsheet import neutralise_frame
 
 __all__ = ["stata_names", "summarise", "write_clean_outputs"]
 
@@ -59,6 +60,11 @@ def _atomic(path: Path, write) -> None:
     try:
         write(temporary)
         os.replace(temporary, path)
+    except OSError as error:  # a read-only folder or a full disk: name the file
+        raise RunError(
+            f"{path}: cannot write the output file ({error.strerror or error}); expected a "
+            "writable folder with free space: free some space or choose another output folder"
+        ) from error
     finally:
         if temporary.exists():
             temporary.unlink()
@@ -103,13 +109,18 @@ def write_clean_outputs(result, folder: str | Path, *, instrument: Instrument | 
     import pyreadstat
 
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise RunError(f"{folder}: cannot create the output folder ({error.strerror or error}); "
+                       "expected a writable place: choose another output folder") from error
     written: dict[str, Path] = {}
     tables = {"cleaning_log.csv": result.log, "dropped.csv": result.dropped,
               "flags.csv": result.flags, "codebook.csv": result.codebook,
               "duplicates_report.csv": result.duplicates, "panel_links.csv": result.panel_links}
     for name, table in tables.items():
-        _atomic(folder / name, lambda path, t=table: t.to_csv(path, index=False))
+        _atomic(folder / name,
+                lambda path, t=table: neutralise_frame(t).to_csv(path, index=False))
         written[name] = folder / name
     _atomic(folder / "clean.parquet", lambda path: result.data.to_parquet(path, index=False))
     written["clean.parquet"] = folder / "clean.parquet"
@@ -146,7 +157,8 @@ def write_clean_outputs(result, folder: str | Path, *, instrument: Instrument | 
         raise DataError(f"{folder / 'clean.dta'}: cannot write the Stata file: {error}") from error
     written["clean.dta"] = folder / "clean.dta"
     mapping = pd.DataFrame({"name": list(names), "stata_name": list(names.values())})
-    _atomic(folder / "stata_names.csv", lambda path: mapping.to_csv(path, index=False))
+    _atomic(folder / "stata_names.csv",
+            lambda path: neutralise_frame(mapping).to_csv(path, index=False))
     written["stata_names.csv"] = folder / "stata_names.csv"
     return written
 

@@ -19,6 +19,7 @@ Examples
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -207,6 +208,12 @@ def _digest(value: object) -> str | None:
     return None if text is None else hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def _age(value: object) -> float | None:
+    """An age as a finite number, or None (as ``pd.to_numeric(..., errors="coerce")`` reads it)."""
+    number = pd.to_numeric(pd.Series([value], dtype=object), errors="coerce").iloc[0]
+    return None if pd.isna(number) or not math.isfinite(float(number)) else float(number)
+
+
 def _id_distance(first: str, second: str) -> int:
     if len(first) != len(second):
         return max(len(first), len(second))
@@ -251,26 +258,58 @@ def link_rounds(frame: pd.DataFrame, rule: PanelRule, *, max_candidates: int = 3
     lonely = [label for label in seen.index
               if len(rounds_of[seen.at[label, "id"]]) == 1
               and seen.at[label, "round"] != first_round]
+    # Only a candidate that can score 0.3 is kept: ids one character apart (0.4), the same
+    # name (0.3), or the same village with a consistent age (0.15 + 0.15). Index the units by
+    # those keys once, so each lonely row is compared with its few possible matches instead of
+    # every unit (which made this step cubic in the number of rows).
+    last_row: dict[str, object] = {}
+    for label, unit in zip(seen.index, seen["id"], strict=True):
+        last_row[unit] = label
+    use_name = bool(rule.name and rule.name in frame.columns)
+    use_age = bool(rule.age and rule.age in frame.columns)
+    use_village = bool(rule.village and rule.village in frame.columns)
+    name_of = {label: _digest(frame.at[label, rule.name]) for label in
+               {*lonely, *last_row.values()}} if use_name else {}
+    age_of = {label: _age(frame.at[label, rule.age]) for label in
+              {*lonely, *last_row.values()}} if use_age else {}
+    village_of = {label: render_value(frame.at[label, rule.village]) for label in
+                  {*lonely, *last_row.values()}} if use_village else {}
+    by_name: dict[str, list[str]] = {}
+    by_place: dict[tuple, list[str]] = {}
+    by_mask: dict[tuple, list[str]] = {}
+    for unit, label in last_row.items():
+        if use_name and name_of[label] is not None:
+            by_name.setdefault(name_of[label], []).append(unit)
+        if use_village and use_age and age_of[label] is not None:
+            by_place.setdefault((village_of[label], math.floor(age_of[label])), []).append(unit)
+        for position in range(len(unit)):
+            by_mask.setdefault((len(unit), position, unit[:position], unit[position + 1:]),
+                               []).append(unit)
+    reach = math.ceil(rule.max_age_gap) + 1
     records = []
     for label in lonely:
         this_round, recorded = seen.at[label, "round"], seen.at[label, "id"]
-        candidates = [unit for unit, unit_rounds in rounds_of.items()
-                      if this_round not in unit_rounds and unit != recorded]
+        possible: set[str] = set()
+        if use_name and name_of[label] is not None:
+            possible.update(by_name.get(name_of[label], ()))
+        if use_village and use_age and age_of[label] is not None:
+            floor = math.floor(age_of[label])
+            for year in range(floor - reach, floor + reach + 1):
+                possible.update(by_place.get((village_of[label], year), ()))
+        for position in range(len(recorded)):
+            possible.update(by_mask.get((len(recorded), position, recorded[:position],
+                                         recorded[position + 1:]), ()))
+        candidates = [unit for unit in possible
+                      if this_round not in rounds_of[unit] and unit != recorded]
         scored = []
         for unit in candidates:
-            others = seen.index[(seen["id"] == unit).to_numpy()]
-            other = others[-1]
+            other = last_row[unit]
             distance = _id_distance(recorded, unit)
-            same_name = (rule.name in frame.columns and _digest(frame.at[label, rule.name])
-                         is not None and _digest(frame.at[label, rule.name])
-                         == _digest(frame.at[other, rule.name])) if rule.name else False
-            age_ok = False
-            if rule.age and rule.age in frame.columns:
-                ages = pd.to_numeric(pd.Series([frame.at[label, rule.age],
-                                                frame.at[other, rule.age]]), errors="coerce")
-                age_ok = bool(ages.notna().all() and abs(ages[0] - ages[1]) <= rule.max_age_gap)
-            same_village = bool(rule.village and rule.village in frame.columns and render_value(
-                frame.at[label, rule.village]) == render_value(frame.at[other, rule.village]))
+            same_name = bool(use_name and name_of[label] is not None
+                             and name_of[label] == name_of[other])
+            age_ok = bool(use_age and age_of[label] is not None and age_of[other] is not None
+                          and abs(age_of[label] - age_of[other]) <= rule.max_age_gap)
+            same_village = bool(use_village and village_of[label] == village_of[other])
             score = (0.4 * (distance == 1) + 0.3 * same_name + 0.15 * age_ok
                      + 0.15 * same_village)
             if score >= 0.3:

@@ -42,6 +42,7 @@ from doorstep.clean.values import (
 )
 from doorstep.errors import ConfigError
 from doorstep.instrument.expressions import evaluate, parse, referenced_names, uses_current
+from doorstep.instrument.lint import relevance_cycles
 
 __all__ = [
     "DROP_COLUMNS",
@@ -1054,6 +1055,24 @@ def apply_constraints(frame: pd.DataFrame, rule: ConstraintRule) -> StepResult:
     return _result(frame.assign(**updates) if updates else frame, log, flags)
 
 
+def _refuse_circular_relevance(relevant: tuple[tuple[str, str], ...]) -> None:
+    """Raise a ConfigError when the relevants refer to each other in a cycle."""
+    graph = []
+    for name, expression in relevant:
+        try:
+            graph.append((name, referenced_names(expression)))
+        except ConfigError:  # a bad expression is flagged "not checked" by the step itself
+            continue
+    cycles = relevance_cycles(graph)
+    if cycles:
+        chain = " -> ".join(f"{name!r}" for name in (*cycles[0], cycles[0][0]))
+        raise ConfigError(
+            f"instrument, column 'relevant': circular skip logic ({chain}): each question's "
+            "relevant refers to the next; expected a relevant to depend only on questions "
+            "asked before it. Fix the form (`lint_instrument` names the rows)"
+        )
+
+
 @dataclass(frozen=True)
 class SkipLogicRule:
     """``relevant`` expressions per column, in form order."""
@@ -1075,6 +1094,7 @@ def apply_skip_logic(frame: pd.DataFrame, rule: SkipLogicRule) -> StepResult:
     >>> apply_skip_logic(frame, rule).frame["days_missed"].tolist()
     [2.0, nan]
     """
+    _refuse_circular_relevance(rule.relevant)
     log, flags = [], []
     current_frame = frame
     for name, expression in rule.relevant:

@@ -20,6 +20,7 @@ import pandas as pd
 
 from doorstep.errors import DataError
 from doorstep.instrument.xlsform import Instrument
+from doorstep.spreadsheet import neutralise_frame
 
 CODEBOOK_SUFFIXES = (".csv", ".xlsx", ".md")
 
@@ -119,6 +120,8 @@ def write_codebook(instrument: Instrument, path: str | Path) -> Path:
         raise DataError(f"{path}: expected a codebook suffix in {list(CODEBOOK_SUFFIXES)}, "
                         f"found {suffix!r}")
     codebook = instrument_codebook(instrument)
+    if suffix in {".csv", ".xlsx"}:  # a label such as "=..." must not run in Excel
+        codebook = neutralise_frame(codebook)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
     os.close(handle)
@@ -129,6 +132,7 @@ def write_codebook(instrument: Instrument, path: str | Path) -> Path:
             codebook.to_excel(temporary, index=False, sheet_name="codebook", engine="openpyxl")
         else:
             Path(temporary).write_text(codebook_markdown(codebook) + "\n", encoding="utf-8")
+        os.chmod(temporary, 0o644)  # mkstemp makes files private; a codebook is shared
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

@@ -195,6 +195,10 @@ FUNCTIONS: dict[str, tuple[int, int | None]] = {
 
 _EQUALITY = ("=", "!=")
 _RELATIONAL = ("<", "<=", ">", ">=")
+MAX_NESTING = 40
+"""Deepest nesting of parentheses, function calls and unary minus an expression may have."""
+MAX_DEPTH = 100
+"""Deepest syntax tree an expression may have (``and``/``or`` chains are built balanced)."""
 
 
 class _Parser:
@@ -204,6 +208,16 @@ class _Parser:
         self.source = expression
         self.tokens = _tokenize(expression)
         self.index = 0
+        self.nesting = 0
+
+    def enter(self) -> None:
+        """Count one more level of nesting; refuse more than :data:`MAX_NESTING`."""
+        self.nesting += 1
+        if self.nesting > MAX_NESTING:
+            raise ConfigError(
+                f"expression {self.source[:200]!r}, position {self.token.position}: expected at "
+                f"most {MAX_NESTING} nested parentheses, calls or minus signs, found more"
+            )
 
     @property
     def token(self) -> Token:
@@ -235,6 +249,12 @@ class _Parser:
 
     def binary_level(self, operators: tuple[str, ...], operand: Callable[[], Node]) -> Node:
         left = operand()
+        if operators in (("or",), ("and",)):  # associative: a balanced tree stays shallow
+            operands = [left]
+            while self.at_operator(operators):
+                self.advance()
+                operands.append(operand())
+            return _balanced(operators[0], operands)
         while self.at_operator(operators):
             operator = self.advance().text
             left = Binary(operator, left, operand())
@@ -260,8 +280,11 @@ class _Parser:
 
     def unary(self) -> Node:
         if self.at_operator(("-",)):
+            self.enter()
             self.advance()
-            return Negate(self.unary())
+            node = Negate(self.unary())
+            self.nesting -= 1
+            return node
         return self.primary()
 
     def primary(self) -> Node:
@@ -279,14 +302,19 @@ class _Parser:
             self.advance()
             return Current()
         if token.kind == "open":
+            self.enter()
             self.advance()
             inner = self.or_expression()
             if self.token.kind != "close":
                 raise self.error("')'")
             self.advance()
+            self.nesting -= 1
             return inner
         if token.kind == "name":
-            return self.call()
+            self.enter()
+            node = self.call()
+            self.nesting -= 1
+            return node
         raise self.error("a value, a variable, a function or '('")
 
     def call(self) -> Node:
@@ -321,6 +349,30 @@ class _Parser:
         return Call(name, tuple(arguments), name_token.position)
 
 
+def _balanced(operator: str, operands: list[Node]) -> Node:
+    """``a op b op c ...`` as a balanced tree of an associative operator."""
+    while len(operands) > 1:
+        paired = [Binary(operator, operands[i], operands[i + 1])
+                  for i in range(0, len(operands) - 1, 2)]
+        operands = paired + ([operands[-1]] if len(operands) % 2 else [])
+    return operands[0]
+
+
+def _depth(tree: Node) -> int:
+    """The depth of a syntax tree, computed without recursion."""
+    deepest, stack = 0, [(tree, 1)]
+    while stack:
+        node, level = stack.pop()
+        deepest = max(deepest, level)
+        if isinstance(node, Negate):
+            stack.append((node.operand, level + 1))
+        elif isinstance(node, Binary):
+            stack += [(node.left, level + 1), (node.right, level + 1)]
+        elif isinstance(node, Call):
+            stack += [(argument, level + 1) for argument in node.arguments]
+    return deepest
+
+
 def parse(expression: str) -> Expression:
     """Parse an XLSForm expression into a syntax tree.
 
@@ -346,7 +398,13 @@ def parse(expression: str) -> Expression:
     """
     if not isinstance(expression, str):
         raise ConfigError(f"expected an expression as text, found {expression!r}")
-    return Expression(expression, _Parser(expression).parse())
+    tree = _Parser(expression).parse()
+    if _depth(tree) > MAX_DEPTH:
+        raise ConfigError(
+            f"expression {expression[:200]!r}: expected at most {MAX_DEPTH} levels of "
+            "operators, found more; split the expression (e.g. with a calculate question)"
+        )
+    return Expression(expression, tree)
 
 
 def _walk(node: Node):

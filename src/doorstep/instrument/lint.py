@@ -19,7 +19,9 @@ Rules (``Finding.rule``)
 ``unbalanced-group``, ``undefined-choice-list``, ``unused-choice-list`` (warning),
 ``duplicate-choice-code``, ``space-in-choice-code`` (select_multiple answers are space-joined),
 ``missing-label`` (a declared language lacks the label), ``undefined-reference``,
-``self-reference`` (warning: ``${name}`` in its own relevant), ``missing-calculation``.
+``self-reference`` (warning: ``${name}`` in its own relevant), ``circular-relevant`` (the
+relevants of two or more questions refer to each other in a cycle, so no order of asking
+them is consistent; ODK rejects such a form), ``missing-calculation``.
 """
 
 from __future__ import annotations
@@ -120,6 +122,62 @@ def _repeat_suffix_length(repeat_counts: Iterable[str | None]) -> int:
         digits = len(count) if count and count.isdigit() else UNKNOWN_REPEAT_DIGITS
         length += 1 + digits
     return length
+
+
+def relevance_cycles(relevant: Iterable[tuple[str, Iterable[str]]]) -> list[tuple[str, ...]]:
+    """Cycles of two or more questions whose ``relevant`` refer to each other.
+
+    Parameters
+    ----------
+    relevant
+        Pairs (question name, names its ``relevant`` refers to), in form order.
+
+    Returns
+    -------
+    list of tuple of str
+        Each cycle once, starting at its member that comes first in the form, in the order of
+        the references (``a`` refers to ``b``, ..., the last refers back to ``a``).
+
+    Examples
+    --------
+    >>> relevance_cycles([("a", ["b"]), ("b", ["a"]), ("c", ["a"])])
+    [('a', 'b')]
+    """
+    graph: dict[str, list[str]] = {}
+    order: dict[str, int] = {}
+    for name, references in relevant:
+        order.setdefault(name, len(order))
+        graph.setdefault(name, []).extend(r for r in references if r != name)
+    cycles: list[tuple[str, ...]] = []
+    seen: set[frozenset[str]] = set()
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    for start in graph:
+        if state.get(start):
+            continue
+        path: list[str] = []
+        stack = [(start, iter(graph.get(start, ())))]
+        state[start] = 1
+        path.append(start)
+        while stack:  # iterative depth-first search: a long chain cannot overflow the stack
+            node, children = stack[-1]
+            child = next(children, None)
+            if child is None:
+                stack.pop()
+                path.pop()
+                state[node] = 2
+                continue
+            if state.get(child) == 1:
+                cycle = path[path.index(child):]
+                key = frozenset(cycle)
+                if key not in seen:
+                    seen.add(key)
+                    first = min(range(len(cycle)), key=lambda i: order.get(cycle[i], 1 << 30))
+                    cycles.append(tuple(cycle[first:] + cycle[:first]))
+            elif not state.get(child) and child in graph:
+                state[child] = 1
+                path.append(child)
+                stack.append((child, iter(graph[child])))
+    return cycles
 
 
 def _lint_survey(survey: Sheet, choices: Sheet | None, out: _Collector) -> None:
@@ -250,6 +308,18 @@ def _lint_survey(survey: Sheet, choices: Sheet | None, out: _Collector) -> None:
         elif reference == owner and column.strip().lower() == "relevant":
             out.add("survey", number, column, owner, "warning", "self-reference",
                     f"{owner!r} is relevant on its own answer")
+    relevant_of: dict[str, list[str]] = {}
+    rows_of: dict[str, tuple[int, str]] = {}
+    for number, column, owner, reference in references:
+        if column.strip().lower() == "relevant" and owner:
+            relevant_of.setdefault(owner, []).append(reference)
+            rows_of.setdefault(owner, (number, column))
+    for cycle in relevance_cycles(relevant_of.items()):
+        number, column = rows_of[cycle[0]]
+        chain = " -> ".join(f"{name!r}" for name in (*cycle, cycle[0]))
+        out.add("survey", number, column, cycle[0], "error", "circular-relevant",
+                f"circular skip logic: each relevant refers to the next ({chain}); expected "
+                "a question's relevant to depend only on questions asked before it")
     if choices is not None:
         _lint_choices(choices, used_lists, out)
 

@@ -211,10 +211,14 @@ def _map_columns(columns: list[str], platform: str, instrument: Instrument | Non
             if _system(platform, column):
                 continue
             prefix = re.split(r"[/\-.]", column)
-            if len(prefix) > 1 and column.rsplit(prefix[-1], 1)[0][:-1] in present:
+            if len(prefix) > 1 and prefix[-1] and column.rsplit(prefix[-1], 1)[0][:-1] in present:
                 continue  # a 0/1 option column of a select_multiple that is also joined
             name = column.rsplit(separator, 1)[-1] if separator else column
-            mapping.answers[name if name not in mapping.answers else column] = column
+            key = name if name and name not in mapping.answers else column
+            if key in mapping.answers:  # this header is another column's short name: both
+                earlier = mapping.answers.pop(key)  # keep their full headers, none is lost
+                mapping.answers[earlier] = earlier
+            mapping.answers[key] = column
         return mapping
     index = _header_index(questions)
     wide_index = {question.name: question for question in wide_questions}

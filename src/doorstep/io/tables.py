@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import re
 import warnings
 import zipfile
@@ -241,9 +242,20 @@ def _looks_like_title(rows: list[list[str]]) -> int:
 # CSV
 # ----------------------------------------------------------------------------------------------
 
+FIRST_ROWS_LIMIT = 1 << 26
+"""How many characters the header sniffing reads at most (64 Mi): a header may be very long."""
+
+
 def _first_rows(path: Path, encoding: str, count: int) -> tuple[list[list[str]], str]:
     with open(path, encoding=encoding, newline="", errors="replace") as handle:
         sample = handle.read(1 << 16)
+        # read on until the sample holds the first rows whole: a header line longer than one
+        # chunk must not be cut (its last header would be truncated)
+        while sample.count("\n") <= count and len(sample) < FIRST_ROWS_LIMIT:
+            more = handle.read(max(len(sample), 1 << 16))
+            if not more:
+                break
+            sample += more
     lines = sample.splitlines()
     try:
         separator = csv.Sniffer().sniff(
@@ -251,20 +263,29 @@ def _first_rows(path: Path, encoding: str, count: int) -> tuple[list[list[str]],
                 "\t") > 0), lines[0] if lines else ""), delimiters=",;\t").delimiter
     except (csv.Error, IndexError):
         separator = ","
-    rows = list(csv.reader(io.StringIO(sample), delimiter=separator))[:count]
+    try:
+        rows = list(itertools.islice(csv.reader(io.StringIO(sample, newline=""),
+                                                delimiter=separator), count))
+    except csv.Error as error:
+        raise DataError(f"{path}: expected a header row in CSV, cannot parse the first rows: "
+                        f"{error}") from error
     return [[cell for cell in row] for row in rows if row], separator
 
 
 def _ragged_row(path: Path, encoding: str, separator: str, skip: int, width: int) -> tuple[int,
                                                                                           int]:
     """Find the first data row whose field count differs from the header (slow path)."""
-    with open(path, encoding=encoding, newline="") as handle:
+    with open(path, encoding=encoding, newline="", errors="replace") as handle:
         reader = csv.reader(handle, delimiter=separator)
-        for number, row in enumerate(reader, start=1):
-            if number <= skip or not row:
-                continue
-            if len(row) != width:
-                return number, len(row)
+        number = 0
+        try:
+            for number, row in enumerate(reader, start=1):
+                if number <= skip or not row:
+                    continue
+                if len(row) != width:
+                    return number, len(row)
+        except csv.Error:
+            return number + 1, 0
     return 0, width
 
 
@@ -282,6 +303,31 @@ def _pyarrow_read(path: Path, encoding: str, separator: str, names: list[str], s
     )
     return pa_csv.read_csv(path, read_options=read_options, parse_options=parse_options,
                            convert_options=convert_options)
+
+
+def _check_unclosed_quote(table: pa.Table, path: Path, encoding: str, separator: str,
+                          header_row: int) -> None:
+    """Raise a DataError when a quote opened in the last row is never closed.
+
+    pyarrow reads such a quote to the end of the file, so the rest of the file silently
+    becomes one cell of the last row. Only when a cell of the last row holds a line break is
+    the file re-read with Python's strict CSV reader to tell the two apart.
+    """
+    last = table.slice(table.num_rows - 1, 1)
+    if not any(value is not None and ("\n" in value or "\r" in value)
+               for value in last.to_pylist()[0].values()):
+        return
+    try:
+        with open(path, encoding=encoding, newline="", errors="replace") as handle:
+            for _ in csv.reader(handle, delimiter=separator, strict=True):
+                pass
+    except csv.Error as error:
+        row = header_row + table.num_rows
+        raise DataError(
+            f"{path}, row {row}: expected every quoted value to be closed, found a quote (\") "
+            f"opened in this row that is never closed ({error}); the rest of the file would "
+            "become one cell. Close the quote or re-export the file"
+        ) from error
 
 
 def read_csv_text(path: Path) -> RawTable:
@@ -312,6 +358,12 @@ def read_csv_text(path: Path) -> RawTable:
         try:
             table = _pyarrow_read(path, encoding, separator, internal, header_row, newlines)
             break
+        except UnicodeDecodeError as error:  # raised by Python's codecs when pyarrow transcodes
+            raise DataError(
+                f"{path}: expected text in {encoding}, found bytes it cannot decode at offset "
+                f"{error.start} of a chunk ({error.reason}); the file may be truncated or mix "
+                "encodings. Re-export the file as CSV UTF-8"
+            ) from error
         except pa.ArrowInvalid as error:
             message = str(error)
             if "UTF8" in message.upper() or "utf-8" in message.lower() or (
@@ -338,6 +390,7 @@ def read_csv_text(path: Path) -> RawTable:
             ) from error
     if table is None or table.num_rows == 0:
         raise DataError(f"{path}: the file has a header row but no data rows")
+    _check_unclosed_quote(table, path, encoding, separator, header_row)
     frame = _blank_to_missing(table.to_pandas().set_axis(headers, axis=1), empty_is_null=True)
     title = ", ".join(cell for row in rows[:title_rows] for cell in row if cell.strip()) or None
     return RawTable(frame=frame, file_format="csv", encoding=encoding, header_row=header_row,
@@ -462,13 +515,20 @@ def read_html_table(path: Path) -> RawTable:
     """
     data = path.read_bytes()
     encoding = detect_encoding(data, source=str(path))
-    text = data.decode(encoding)
     try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as error:  # a byte-order mark promised more than the bytes hold
+        raise DataError(
+            f"{path}: expected an HTML page in {encoding}, found bytes it cannot decode at "
+            f"offset {error.start} ({error.reason}); the file may be truncated"
+        ) from error
+    try:
+        from lxml import etree
         from lxml import html as lxml_html
 
         tables = lxml_html.fromstring(text).xpath("//table")
-    except (ImportError, ValueError) as error:
-        tables, reason = [], str(error)
+    except (ImportError, ValueError, etree.LxmlError) as error:  # an empty or broken page
+        tables, reason = [], str(error) or type(error).__name__
     else:
         reason = "the page holds no <table>"
     if not tables:
@@ -480,7 +540,10 @@ def read_html_table(path: Path) -> RawTable:
     # lxml, not pandas.read_html: read_html parses "010305" as the number 10305
     rows = [[cell.text_content() for cell in row.xpath("./th|./td")]
             for row in tables[0].xpath(".//tr")]
-    width = max(len(row) for row in rows)
+    width = max((len(row) for row in rows), default=0)
+    if width == 0:
+        raise DataError(f"{path}: the file is an HTML page whose first <table> has no cells; "
+                        "expected a header row and data rows. Download the export again")
     cells = pd.DataFrame([[(cell if cell.strip() else None) for cell in row]
                           + [None] * (width - len(row)) for row in rows], dtype=object)
     raw = _cells_to_table(cells, path, "html", None)

@@ -2,7 +2,9 @@
 
 Every file is written to a temporary name in its folder and renamed into place, so a reader
 never sees half a file. CSV floats are written with 12 significant digits so that the same
-numbers give the same bytes.
+numbers give the same bytes. A write that the system refuses (a read-only folder, a full disk,
+no permission) is a :class:`~doorstep.errors.RunError` naming the path and the reason, and leaves
+no temporary file behind.
 """
 
 from __future__ import annotations
@@ -14,12 +16,37 @@ from pathlib import Path
 
 import pandas as pd
 
+from doorstep.errors import RunError
+from doorstep.spreadsheet import neutralise_frame
+
 CSV_FLOAT_FORMAT = "%.12g"
 FILE_MODE = 0o644
 
 
+def cannot_write(path: Path, error: OSError) -> RunError:
+    """The RunError for an output the system refused to write, naming the path and reason.
+
+    Examples
+    --------
+    >>> import errno
+    >>> error = cannot_write(Path("/r/a.csv"), OSError(errno.ENOSPC, "No space left on device"))
+    >>> str(error)[:60]
+    '/r/a.csv: cannot write the output file (No space left on dev'
+    """
+    reason = error.strerror or str(error)
+    return RunError(
+        f"{path}: cannot write the output file ({reason}); expected a writable folder with free "
+        "space: free some space or choose another output folder"
+    )
+
+
 def write_atomic(path: str | Path, content: str | bytes) -> Path:
     """Write ``content`` to ``path`` through a temporary file and a rename.
+
+    Raises
+    ------
+    RunError
+        When the folder cannot be created or written (read-only, full, no permission).
 
     Examples
     --------
@@ -28,14 +55,20 @@ def write_atomic(path: str | Path, content: str | bytes) -> Path:
     'hello'
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
-                                             suffix=".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
+                                                 suffix=".tmp")
+    except OSError as error:
+        raise cannot_write(path, error) from error
     try:
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(content.encode("utf-8") if isinstance(content, str) else content)
         os.chmod(temporary, FILE_MODE)  # mkstemp makes files private; outputs are shared
         os.replace(temporary, path)
+    except OSError as error:
+        Path(temporary).unlink(missing_ok=True)
+        raise cannot_write(path, error) from error
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
@@ -43,17 +76,36 @@ def write_atomic(path: str | Path, content: str | bytes) -> Path:
 
 
 def write_csv(frame: pd.DataFrame, path: str | Path) -> Path:
-    """Write a frame as UTF-8 CSV (no index), atomically and reproducibly."""
-    return write_atomic(path, frame.to_csv(index=False, float_format=CSV_FLOAT_FORMAT,
-                                           lineterminator="\n"))
+    """Write a frame as UTF-8 CSV (no index), atomically and reproducibly.
+
+    Text cells that a spreadsheet would run as a formula are neutralised first (see
+    :mod:`doorstep.spreadsheet`); numbers are written as they are.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> frame = pd.DataFrame({"term": ["=HYPERLINK(1)"], "estimate": [-1.5]})
+    >>> print(write_csv(frame, Path(tempfile.mkdtemp()) / "a.csv").read_text().strip())
+    term,estimate
+    '=HYPERLINK(1),-1.5
+    """
+    return write_atomic(path, neutralise_frame(frame).to_csv(
+        index=False, float_format=CSV_FLOAT_FORMAT, lineterminator="\n"))
 
 
 def write_parquet(frame: pd.DataFrame, path: str | Path) -> Path:
     """Write a frame as Parquet, atomically."""
     path = Path(path)
     temporary = path.with_name(f".{path.name}.tmp")
-    frame.to_parquet(temporary, index=False)
-    os.replace(temporary, path)
+    try:
+        frame.to_parquet(temporary, index=False)
+        os.replace(temporary, path)
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        raise cannot_write(path, error) from error
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
     return path
 
 

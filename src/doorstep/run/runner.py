@@ -27,7 +27,8 @@ from doorstep.config import load_config
 from doorstep.errors import ConfigError, RunError
 from doorstep.io.encoding import sha256_of
 from doorstep.report.guard import PersonalDataError, scan_run_dir
-from doorstep.run.files import write_atomic, write_json
+from doorstep.run.files import cannot_write, write_atomic, write_json
+from doorstep.run.locking import run_lock
 from doorstep.run.params import check_parameters
 
 CHAIN = ("01_fieldwork_checks", "01_clean", "02_balance", "03_impact", "04_report")
@@ -232,8 +233,6 @@ def run_evaluation(
     >>> outcome = run_evaluation("surveys/caring_mothers/evaluation.yaml")  # doctest: +SKIP
     >>> print(outcome.index_html)  # doctest: +SKIP
     """
-    from doorstep.run.batch import code_fingerprint  # batch imports this module
-
     config = load_config(config_path, overrides)
     notebooks = Path(notebooks_dir).resolve() if notebooks_dir else find_notebooks_dir(
         config.path.parent
@@ -243,6 +242,18 @@ def run_evaluation(
                    / f"{time.strftime('%Y%m%d-%H%M%S')}-seed{seed}")
         run_dir = _free_name(run_dir)
     final = Path(run_dir).resolve()
+    with run_lock(final):  # a second run on the same --run-dir stops here with a RunError
+        try:
+            return _run_locked(config, notebooks, final, overrides, seed, show_code,
+                               kernel_name)
+        except OSError as error:  # read-only folder, full disk: name the path, no traceback
+            raise cannot_write(Path(error.filename or final), error) from error
+
+
+def _run_locked(config, notebooks: Path, final: Path, overrides, seed: int, show_code: bool,
+                kernel_name: str) -> RunOutcome:
+    from doorstep.run.batch import code_fingerprint  # batch imports this module
+
     if final.exists():
         raise ConfigError(f"{final}: the run directory exists already; choose another --run-dir")
     # host and pid: two cluster nodes sharing a file system may have the same pid

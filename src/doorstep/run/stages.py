@@ -26,7 +26,7 @@ from doorstep import checks, clean, estimate
 from doorstep.clean.privacy import DEFAULT_KEY_ENV, read_key
 from doorstep.config import EvaluationConfig, load_config
 from doorstep.design import lottery_sample, staggered_panel
-from doorstep.errors import DataError
+from doorstep.errors import DataError, EstimationError
 from doorstep.instrument import Instrument, read_instrument, write_codebook
 from doorstep.io import read_export, read_table
 from doorstep.measures import build_measures, get_scale, reliability
@@ -265,10 +265,16 @@ def estimate_effects(config: EvaluationConfig, analysis: pd.DataFrame,
             )
             simple = result.aggregate("simple")
             by_event_time = result.aggregate("dynamic")
-            test = result.pre_trend_test()
             tidy += [simple.tidy(), by_event_time.tidy()]
             headline.append(_headline(simple, "att_simple"))
             dynamic.append(by_event_time.tidy())
+            try:
+                test = result.pre_trend_test()
+            except EstimationError as error:  # no cohort has a pre-period to test
+                pre_trend.append({"outcome": outcome, "test": f"not possible: {error}",
+                                  "statistic": float("nan"), "restrictions": 0,
+                                  "p_value": float("nan")})
+                continue
             pre_trend.append({"outcome": outcome, "test": f"Wald {test.distribution}",
                               "statistic": test.statistic, "restrictions": test.df_num,
                               "p_value": test.p_value})
