@@ -18,13 +18,13 @@ from doorstep.simulate import people
 from doorstep.simulate.common import (
     age_on,
     device_ids,
+    interview_header,
     interview_times,
     ordinal,
     sdq_items,
     sdq_total,
     stratified_labels,
     stream,
-    uuids,
     village_dates,
 )
 from doorstep.simulate.instruments import ENUMERATORS, TOWNSHIPS
@@ -342,19 +342,8 @@ def _round_frames(seed: int, child: pd.DataFrame, villages: pd.DataFrame, panel:
         enumerators = lookup.loc[sub["village_code"], "enumerator"].to_list()
         treated = panel["treated"].to_numpy()[rows]
         frame = {
-            "_unit": sub["child_id"].to_list(),
-            "_submitted": submitted,
-            "_uuid": uuids(rng, len(sub)),
-            "start": starts,
-            "end": ends,
-            "today": dates,
-            "deviceid": [devices[e] for e in enumerators],
-            "username": enumerators,
-            "enumerator": enumerators,
-            "interview_date": dates,
-            "township": sub["township"].to_list(),
-            "village_code": sub["village_code"].to_list(),
-            "child_id": sub["child_id"].to_list(),
+            **interview_header(rng, sub, "child_id", (starts, ends, submitted), dates,
+                               enumerators, devices),
             "child_name": sub["child_name"].to_list(),
             "child_age": [age_on(b, d) for b, d in zip(sub["child_birth"], dates, strict=True)],
             "child_sex": sub["child_sex"].astype(int).to_list(),

@@ -194,3 +194,28 @@ def stratified_labels(rng, strata, labels) -> np.ndarray:
         position += len(indices)
         result[indices] = np.asarray(dealt, dtype=object)[rng.permutation(len(indices))]
     return result
+
+
+def interview_header(rng: np.random.Generator, sub, unit_column: str, times, dates,
+                     enumerators, devices) -> dict:
+    """The columns every interview starts with: ids, times, device, enumerator, place.
+
+    ``times`` is what :func:`interview_times` returned for ``dates``; the record's UUID is drawn
+    here from ``rng``.
+    """
+    starts, ends, submitted = times
+    return {
+        "_unit": sub[unit_column].to_list(),
+        "_submitted": submitted,
+        "_uuid": uuids(rng, len(sub)),
+        "start": starts,
+        "end": ends,
+        "today": dates,
+        "deviceid": [devices[e] for e in enumerators],
+        "username": enumerators,
+        "enumerator": enumerators,
+        "interview_date": dates,
+        "township": sub["township"].to_list(),
+        "village_code": sub["village_code"].to_list(),
+        unit_column: sub[unit_column].to_list(),
+    }
