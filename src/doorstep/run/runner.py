@@ -242,6 +242,14 @@ def run_evaluation(
                    / f"{time.strftime('%Y%m%d-%H%M%S')}-seed{seed}")
         run_dir = _free_name(run_dir)
     final = Path(run_dir).resolve()
+    if final.exists():
+        raise ConfigError(f"{final}: the run directory exists already; choose another --run-dir")
+    # the notebooks' parameters are checked before anything is written or any kernel starts
+    work = final.with_name(f".{final.name}.partial-{socket.gethostname()}-{os.getpid()}")
+    for name in CHAIN:
+        check_parameters(notebooks / f"{name}.ipynb",
+                         {"config_path": str(work / "config.yaml"), "run_dir": str(work),
+                          "seed": seed})
     with run_lock(final):  # a second run on the same --run-dir stops here with a RunError
         try:
             return _run_locked(config, notebooks, final, overrides, seed, show_code,
@@ -254,14 +262,12 @@ def _run_locked(config, notebooks: Path, final: Path, overrides, seed: int, show
                 kernel_name: str) -> RunOutcome:
     from doorstep.run.batch import code_fingerprint  # batch imports this module
 
-    if final.exists():
+    if final.exists():  # again under the lock: another run may have finished meanwhile
         raise ConfigError(f"{final}: the run directory exists already; choose another --run-dir")
     # host and pid: two cluster nodes sharing a file system may have the same pid
     work = final.with_name(f".{final.name}.partial-{socket.gethostname()}-{os.getpid()}")
     resolved_config = work / "config.yaml"
     parameters = {"config_path": str(resolved_config), "run_dir": str(work), "seed": seed}
-    for name in CHAIN:
-        check_parameters(notebooks / f"{name}.ipynb", parameters)
     if work.exists():
         shutil.rmtree(work)
     (work / "notebooks").mkdir(parents=True)
