@@ -18,6 +18,7 @@ from doorstep.simulate import people
 from doorstep.simulate.common import (
     age_on,
     device_ids,
+    enumerator_per_village,
     interview_header,
     interview_times,
     ordinal,
@@ -26,8 +27,9 @@ from doorstep.simulate.common import (
     stratified_labels,
     stream,
     village_dates,
+    village_frame,
 )
-from doorstep.simulate.instruments import ENUMERATORS, TOWNSHIPS
+from doorstep.simulate.instruments import ENUMERATORS
 
 N_TOWNSHIPS = 6
 VILLAGES_PER_TOWNSHIP = 10
@@ -65,24 +67,9 @@ TREND = np.array([0.0, -0.05, -0.08, -0.12])
 
 def _villages(seed: int, scale: float) -> pd.DataFrame:
     rng = stream(seed, "cm.villages")
-    per_township = max(1, round(VILLAGES_PER_TOWNSHIP * scale))
-    rows = []
-    for township in range(1, N_TOWNSHIPS + 1):
-        names = people.village_names(rng, per_township)
-        for village in range(1, per_township + 1):
-            rows.append({
-                "village_code": f"01{township:02d}{village:02d}",
-                "township": f"{township:02d}",
-                "township_name": TOWNSHIPS[township - 1][0],
-                "village_name": names[village - 1],
-                "latitude": 29.95 + rng.uniform(0, 0.12),
-                "longitude": 122.05 + rng.uniform(0, 0.12),
-            })
-    villages = pd.DataFrame(rows)
+    villages = village_frame(rng, N_TOWNSHIPS, max(1, round(VILLAGES_PER_TOWNSHIP * scale)))
     villages["cohort"] = stratified_labels(rng, villages["township"], COHORTS).astype(int)
-    n_enumerators = min(len(ENUMERATORS), len(villages))
-    order = rng.permutation(len(villages))
-    villages["enumerator"] = [ENUMERATORS[position % n_enumerators] for position in order]
+    villages["enumerator"] = enumerator_per_village(rng, len(villages))
     return villages
 
 

@@ -12,6 +12,10 @@ import uuid
 import zlib
 
 import numpy as np
+import pandas as pd
+
+from doorstep.simulate import people
+from doorstep.simulate.instruments import ENUMERATORS, TOWNSHIPS
 
 CHINA_TIME = dt.timezone(dt.timedelta(hours=8))
 SDQ_REVERSED = (7, 11, 14, 21, 25)
@@ -219,3 +223,33 @@ def interview_header(rng: np.random.Generator, sub, unit_column: str, times, dat
         "village_code": sub["village_code"].to_list(),
         unit_column: sub[unit_column].to_list(),
     }
+
+
+def village_frame(rng: np.random.Generator, n_townships: int, per_township: int
+                  ) -> pd.DataFrame:
+    """Villages of a simulated county: code (county 01, township, village), names, location.
+
+    Examples
+    --------
+    >>> village_frame(np.random.default_rng(1), 2, 3)["village_code"].tolist()[:2]
+    ['010101', '010102']
+    """
+    rows = []
+    for township in range(1, n_townships + 1):
+        names = people.village_names(rng, per_township)
+        for village in range(1, per_township + 1):
+            rows.append({
+                "village_code": f"01{township:02d}{village:02d}",
+                "township": f"{township:02d}",
+                "township_name": TOWNSHIPS[township - 1][0],
+                "village_name": names[village - 1],
+                "latitude": 29.95 + rng.uniform(0, 0.12),
+                "longitude": 122.05 + rng.uniform(0, 0.12),
+            })
+    return pd.DataFrame(rows)
+
+
+def enumerator_per_village(rng: np.random.Generator, n_villages: int) -> list[str]:
+    """One enumerator per village, in a random order that spreads them evenly."""
+    n_enumerators = min(len(ENUMERATORS), n_villages)
+    return [ENUMERATORS[position % n_enumerators] for position in rng.permutation(n_villages)]

@@ -20,14 +20,16 @@ from doorstep.simulate import people
 from doorstep.simulate.common import (
     age_on,
     device_ids,
+    enumerator_per_village,
     interview_header,
     interview_times,
     ordinal,
     stratified_labels,
     stream,
     village_dates,
+    village_frame,
 )
-from doorstep.simulate.instruments import ENUMERATORS, TOWNSHIPS
+from doorstep.simulate.instruments import ENUMERATORS
 
 N_TOWNSHIPS = 8
 VILLAGES_PER_TOWNSHIP = 10
@@ -43,27 +45,12 @@ WHO5_SLOPE = 22.5
 
 def _villages(seed: int, scale: float) -> pd.DataFrame:
     rng = stream(seed, "sw.villages")
-    per_township = max(1, round(VILLAGES_PER_TOWNSHIP * scale))
-    rows = []
-    for township in range(1, N_TOWNSHIPS + 1):
-        names = people.village_names(rng, per_township)
-        for village in range(1, per_township + 1):
-            rows.append({
-                "village_code": f"01{township:02d}{village:02d}",
-                "township": f"{township:02d}",
-                "township_name": TOWNSHIPS[township - 1][0],
-                "village_name": names[village - 1],
-                "latitude": 29.95 + rng.uniform(0, 0.12),
-                "longitude": 122.05 + rng.uniform(0, 0.12),
-            })
-    villages = pd.DataFrame(rows)
+    villages = village_frame(rng, N_TOWNSHIPS, max(1, round(VILLAGES_PER_TOWNSHIP * scale)))
     villages["design"] = stratified_labels(rng, villages["township"], ("lottery", "open"))
     villages["design"] = villages["design"].astype(str)
     villages["workshop_course"] = [COURSES[i] for i in rng.integers(0, len(COURSES),
                                                                     len(villages))]
-    n_enumerators = min(len(ENUMERATORS), len(villages))
-    order = rng.permutation(len(villages))
-    villages["enumerator"] = [ENUMERATORS[position % n_enumerators] for position in order]
+    villages["enumerator"] = enumerator_per_village(rng, len(villages))
     return villages
 
 
