@@ -20,11 +20,11 @@ from doorstep.estimate import _within
 from doorstep.estimate._checks import as_names, check_choice, check_columns, check_frame
 from doorstep.estimate.covariance import cluster_names, resolve_vcov
 from doorstep.estimate.linear import (
-    INTERCEPT,
     _check_binary_treatment,
     _check_keywords,
     _fit_linear,
     _sample,
+    with_intercept,
 )
 from doorstep.estimate.result import EstimationResult, wald_test
 
@@ -184,10 +184,7 @@ def heterogeneity(
         terms = (treatment, by, f"{treatment}:{by}", *names)
         n_by_level = ()
         level_values = ()
-    matrix = np.column_stack(matrix_columns)
-    if not fixed:
-        matrix = np.column_stack([matrix, np.ones(sample.n_obs)])
-        terms = (*terms, INTERCEPT)
+    matrix, terms = with_intercept(np.column_stack(matrix_columns), terms, sample)
     fit = _fit_linear(
         sample.numeric[outcome],
         matrix,

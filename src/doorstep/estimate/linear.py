@@ -249,11 +249,12 @@ def _check_keywords(fixed_effects, weights, cluster) -> tuple[str, ...]:
     return fixed
 
 
-def _design(sample: _Sample, columns: Sequence[str]) -> np.ndarray:
-    matrix = np.column_stack([sample.numeric[column] for column in columns])
-    if not sample.factors:
-        matrix = np.column_stack([matrix, np.ones(sample.n_obs)])
-    return matrix
+def with_intercept(matrix: np.ndarray, terms: tuple[str, ...], sample: _Sample
+                   ) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Add the intercept column and term, unless fixed effects are absorbed (they carry it)."""
+    if sample.factors:
+        return matrix, terms
+    return np.column_stack([matrix, np.ones(sample.n_obs)]), (*terms, INTERCEPT)
 
 
 def regress(
@@ -318,10 +319,11 @@ def regress(
         raise ConfigError(f"regressors {list(names)} repeat a column or include the outcome")
     numeric = {outcome: "outcome", **dict.fromkeys(names, "regressor")}
     sample = _sample(data, numeric=numeric, fixed_effects=fixed, weights=weights, cluster=cluster)
-    terms = names if fixed else (*names, INTERCEPT)
+    matrix, terms = with_intercept(
+        np.column_stack([sample.numeric[column] for column in names]), names, sample)
     fit = _fit_linear(
         sample.numeric[outcome],
-        _design(sample, names),
+        matrix,
         terms,
         sample,
         vcov=kind,
@@ -465,10 +467,7 @@ def ancova(
             centred.append(values - np.average(values, weights=sample.weights))
         columns = [treated, *centred, *[treated * values for values in centred]]
         terms = terms + tuple(f"{treatment}:{name}" for name in covariate_names)
-    matrix = np.column_stack(columns)
-    if not fixed:
-        matrix = np.column_stack([matrix, np.ones(sample.n_obs)])
-        terms = (*terms, INTERCEPT)
+    matrix, terms = with_intercept(np.column_stack(columns), terms, sample)
     fit = _fit_linear(
         sample.numeric[outcome],
         matrix,
