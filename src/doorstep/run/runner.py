@@ -170,8 +170,7 @@ def run_design(design_path: str | Path, *, output_dir: str | Path | None = None,
     final = Path(output_dir).resolve()
     if final.exists():
         raise ConfigError(f"{final}: the output folder exists already; choose another")
-    # host and pid: two cluster nodes sharing a file system may have the same pid
-    work = final.with_name(f".{final.name}.partial-{socket.gethostname()}-{os.getpid()}")
+    work = _partial_folder(final)
     parameters = {"design_path": str(spec.path), "output_dir": str(work), "seed": seed}
     check_parameters(notebook, parameters)
     work.mkdir(parents=True)
@@ -245,7 +244,7 @@ def run_evaluation(
     if final.exists():
         raise ConfigError(f"{final}: the run directory exists already; choose another --run-dir")
     # the notebooks' parameters are checked before anything is written or any kernel starts
-    work = final.with_name(f".{final.name}.partial-{socket.gethostname()}-{os.getpid()}")
+    work = _partial_folder(final)
     for name in CHAIN:
         check_parameters(notebooks / f"{name}.ipynb",
                          {"config_path": str(work / "config.yaml"), "run_dir": str(work),
@@ -258,14 +257,19 @@ def run_evaluation(
             raise cannot_write(Path(error.filename or final), error) from error
 
 
+def _partial_folder(final: Path) -> Path:
+    """Where a run is built before its rename: hidden, beside it, named by host and pid (two
+    cluster nodes sharing a file system may have the same pid)."""
+    return final.with_name(f".{final.name}.partial-{socket.gethostname()}-{os.getpid()}")
+
+
 def _run_locked(config, notebooks: Path, final: Path, overrides, seed: int, show_code: bool,
                 kernel_name: str) -> RunOutcome:
     from doorstep.run.batch import code_fingerprint  # batch imports this module
 
     if final.exists():  # again under the lock: another run may have finished meanwhile
         raise ConfigError(f"{final}: the run directory exists already; choose another --run-dir")
-    # host and pid: two cluster nodes sharing a file system may have the same pid
-    work = final.with_name(f".{final.name}.partial-{socket.gethostname()}-{os.getpid()}")
+    work = _partial_folder(final)
     resolved_config = work / "config.yaml"
     parameters = {"config_path": str(resolved_config), "run_dir": str(work), "seed": seed}
     if work.exists():
