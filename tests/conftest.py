@@ -30,3 +30,15 @@ def demo_projects(tmp_path_factory) -> dict[str, Path]:
     """Both demo programmes at the demo size and seed, simulated once per session (read only)."""
     folder = tmp_path_factory.mktemp("project")
     return {name: make_project(folder, name) for name in ("caring_mothers", "skills_workshops")}
+
+
+@pytest.fixture(scope="session")
+def demo_runs(demo_projects, tmp_path_factory):
+    """Each demo programme run once through the whole chain (read only; shared by the runner
+    and browser tests so the pipeline runs once per session)."""
+    from doorstep.run import find_notebooks_dir, run_evaluation
+
+    folder = tmp_path_factory.mktemp("runs")
+    notebooks = find_notebooks_dir()
+    return {name: run_evaluation(path, run_dir=folder / name, notebooks_dir=notebooks)
+            for name, path in demo_projects.items()}

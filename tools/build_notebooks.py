@@ -172,7 +172,8 @@ CHAIN = {
             "config.min_cell_size),\n         language)"),
     ],
     "03_impact": [
-        new_markdown_cell("Doorstep notebook 03: impact estimates for every outcome."),
+        new_markdown_cell("Doorstep notebook 03: impact estimates for every outcome and family "
+                          "index, their inference, subgroups and dose."),
         parameters_cell(),
         new_code_cell(SETUP),
         new_code_cell(title("impact_title", "impact_intro")),
@@ -181,8 +182,14 @@ CHAIN = {
             "impact = stages.estimate_effects(config, analysis, seed=seed)\n"
             "files.write_csv(impact.estimates, run / \"estimates.csv\")\n"
             "files.write_csv(impact.headline, run / \"headline.csv\")\n"
-            "columns = [\"outcome\", \"estimand\", \"estimate\", \"std_error\", \"p_value\",\n"
-            "           \"conf_low\", \"conf_high\", \"n_obs\", \"n_clusters\"]\n"
+            "files.write_csv(impact.inference, run / \"inference.csv\")\n"
+            "files.write_csv(impact.event_study, run / \"event_study.csv\")\n"
+            "files.write_csv(impact.pre_trend, run / \"pre_trend.csv\")\n"
+            "columns = [\"outcome\", \"family\", \"estimand\", \"estimate\", \"std_error\", "
+            "\"p_value\",\n"
+            "           \"p_wild\", \"p_romano_wolf\", \"q_sharpened\", \"conf_low\", "
+            "\"conf_high\",\n"
+            "           \"n_obs\", \"n_clusters\"]\n"
             "localise(impact.headline[columns].round(3), language, labels)"),
         new_code_cell(heading(2, "event_study", "event_study_intro")),
         new_code_cell(
@@ -191,14 +198,29 @@ CHAIN = {
             "    display(localise(impact.pre_trend.round(3), language, labels))\n"
             "else:\n"
             "    display(Markdown(text(\"no_event_study\", language)))"),
+        new_code_cell(heading(2, "subgroups_title", "subgroups_intro")),
+        new_code_cell(
+            "subgroups = stages.subgroup_effects(config, analysis, seed=seed)\n"
+            "files.write_csv(subgroups, run / \"subgroups.csv\")\n"
+            "localise(subgroups.round(3), language, labels)"),
+        new_code_cell(heading(2, "dose_title")),
+        new_code_cell(
+            "dose = stages.dose_response(config, analysis, seed=seed) if config.dose else "
+            "pd.DataFrame()\n"
+            "files.write_csv(dose, run / \"dose_response.csv\")\n"
+            "display(Markdown(\"*\" + text(\"dose_caption\", language) + \"*\" if config.dose "
+            "else text(\"not_configured\", language, section=\"dose\")))\n"
+            "localise(dose.round(3), language, labels)"),
     ],
     "04_report": [
-        new_markdown_cell("Doorstep notebook 04: the report (written as the run's index.html)."),
+        new_markdown_cell("Doorstep notebook 04: the report (written as the run's index.html "
+                          "and report.docx)."),
         parameters_cell(),
         new_code_cell(SETUP),
         new_code_cell(
             "display(Markdown(\"# \" + text(\"report_title\", language)))\n"
             "display(Markdown(f\"**{config.title_text}**\"))\n"
+            "analysis = stages.load_analysis(run)\n"
             "headline = pd.read_csv(run / \"headline.csv\")\n"
             "truth = stages.load_truth(config)\n"
             "comparison = report.compare_with_truth(headline, truth[\"effects\"]) if truth else "
@@ -207,11 +229,91 @@ CHAIN = {
             "summary = report.summary_markdown(comparison, labels, config.headline, language)\n"
             "display(Markdown(\"## \" + text(\"summary\", language)))\n"
             "display(Markdown(summary))"),
+        new_code_cell(heading(2, "flow_title", "flow_intro", n="config.min_cell_size")),
+        new_code_cell(
+            "flow = stages.sample_flow(config, run)\n"
+            "files.write_csv(flow, run / \"sample_flow.csv\")\n"
+            "flow_figure = report.flow_figure(flow, language, "
+            "min_cell_size=config.min_cell_size)\n"
+            "flow_shown = report.flow_table(flow, language, min_cell_size=config.min_cell_size)\n"
+            "display(flow_figure)\n"
+            "flow_shown"),
+        new_code_cell(heading(2, "balance_table_title")),
+        new_code_cell(
+            "balance, _ = stages.balance_and_attrition(\n"
+            "    config, stages.load_analysis(run, which=\"clean\"), analysis)\n"
+            "variable_labels = report.variable_labels(run / \"instrument_codebook.csv\", "
+            "language, labels)\n"
+            "balance_shown = report.format_balance_table(\n"
+            "    balance, variable_labels,\n"
+            "    language, arm_names=stages.balance_arm_names(config),\n"
+            "    min_cell_size=config.min_cell_size)\n"
+            "_ = report.write_etable(balance_shown, run / \"balance_table\")\n"
+            "display(balance_shown)\n"
+            "display(Markdown(balance_shown.attrs[\"note\"]))"),
         new_code_cell(heading(2, "effects", "effects_intro")),
         new_code_cell("effects_table = report.format_effect_table(comparison, labels, "
-                      "language=language)\neffects_table"),
+                      "language=language)\n"
+                      "display(effects_table)\n"
+                      "display(Markdown(effects_table.attrs.get(\"note\", \"\")))"),
         new_code_cell("effects_figure = report.effect_figure(comparison, labels, "
                       "language=language)\neffects_figure"),
+        new_code_cell(heading(2, "etable_title", "etable_intro")),
+        new_code_cell(
+            "family_labels = {family.name: family.label_in(language)\n"
+            "                 for family in config.outcome_families}\n"
+            "effects_etable = report.etable(headline, labels, language, "
+            "family_labels=family_labels)\n"
+            "_ = report.write_etable(effects_etable, run / \"effects\")\n"
+            "display(effects_etable)\n"
+            "display(Markdown(effects_etable.attrs[\"note\"]))"),
+        new_code_cell(heading(2, "coefficient_title", "coefficient_intro")),
+        new_code_cell(
+            "control_sd = stages.control_standard_deviation(\n"
+            "    config, stages.add_family_indices(config, analysis))\n"
+            "standardised = report.standardise_effects(headline, control_sd)\n"
+            "files.write_csv(standardised, run / \"effects_standardised.csv\")\n"
+            "coefficient_figure = report.coefficient_figure(standardised, None, labels, "
+            "language)\n"
+            "coefficient_figure"),
+        new_code_cell(heading(2, "event_study", "event_study_intro")),
+        new_code_cell(
+            "event_study = stages.load_output(run, \"event_study.csv\")\n"
+            "event_figure = None\n"
+            "if len(event_study):\n"
+            "    event_figure = report.event_study_figure(event_study, labels, language)\n"
+            "    display(event_figure)\n"
+            "    display(localise(stages.load_output(run, \"pre_trend.csv\").round(3), language,"
+            "\n                     labels))\n"
+            "else:\n"
+            "    display(Markdown(text(\"no_event_study\", language)))"),
+        new_code_cell(heading(2, "subgroups_title", "subgroups_intro")),
+        new_code_cell(
+            "subgroups = stages.load_output(run, \"subgroups.csv\")\n"
+            "forest_figure = report.forest_figure(subgroups, labels, language) "
+            "if len(subgroups) else None\n"
+            "forest_figure"),
+        new_code_cell(heading(2, "dose_title")),
+        new_code_cell(
+            "dose = stages.load_output(run, \"dose_response.csv\")\n"
+            "dose_figure = report.dose_response_figure(\n"
+            "    dose, labels, language, dose_label=config.dose[\"label\"][language]) "
+            "if len(dose) else None\n"
+            "display(Markdown(\"*\" + text(\"dose_caption\", language) + \"*\" if config.dose "
+            "else text(\"not_configured\", language, section=\"dose\")))\n"
+            "dose_figure"),
+        new_code_cell(heading(2, "cost_title", "cost_intro")),
+        new_code_cell(
+            "costs_shown = None\n"
+            "costs_note = text(\"not_configured\", language, section=\"costs\")\n"
+            "if config.costs:\n"
+            "    costs = report.cost_effectiveness_table(config, headline, control_sd)\n"
+            "    files.write_csv(costs, run / \"cost_effectiveness.csv\")\n"
+            "    costs_note = config.costs[\"note\"][language]\n"
+            "    costs_shown = report.format_cost_table(costs, labels, language,\n"
+            "                                           config.costs[\"currency\"][language])\n"
+            "display(Markdown(costs_note))\n"
+            "costs_shown"),
         new_code_cell(heading(2, "reliability", "reliability_intro")),
         new_code_cell(
             "reliability = stages.scale_reliability(stages.load_analysis(run, which=\"clean\"))\n"
@@ -228,9 +330,26 @@ CHAIN = {
         new_code_cell(
             "_ = report.write_docx(run / \"report.docx\", config.title_text, [\n"
             "    report.Section(text(\"summary\", language), (summary,)),\n"
+            "    report.Section(text(\"flow_title\", language), table=flow_shown, "
+            "figure=flow_figure),\n"
+            "    report.Section(text(\"balance_table_title\", language),\n"
+            "                   (balance_shown.attrs[\"note\"],), table=balance_shown),\n"
             "    report.Section(text(\"effects\", language),\n"
-            "                   (text(\"effects_intro\", language),),\n"
+            "                   (text(\"effects_intro\", language), "
+            "effects_table.attrs.get(\"note\", \"\")),\n"
             "                   table=effects_table, figure=effects_figure),\n"
+            "    report.Section(text(\"etable_title\", language), "
+            "(effects_etable.attrs[\"note\"],),\n"
+            "                   table=effects_etable),\n"
+            "    report.Section(text(\"coefficient_title\", language), "
+            "figure=coefficient_figure),\n"
+            "    report.Section(text(\"event_study\", language), figure=event_figure),\n"
+            "    report.Section(text(\"subgroups_title\", language), figure=forest_figure),\n"
+            "    report.Section(text(\"dose_title\", language), "
+            "(text(\"dose_caption\", language),),\n"
+            "                   figure=dose_figure),\n"
+            "    report.Section(text(\"cost_title\", language), (costs_note,),\n"
+            "                   table=costs_shown),\n"
             "    report.Section(text(\"data_cleaning\", language), table=cleaning),\n"
             "])"),
         new_code_cell(heading(2, "codebook_title")),

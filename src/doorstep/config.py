@@ -15,10 +15,27 @@ holds the config (``<root>/surveys/<programme>/evaluation.yaml``), else the conf
 A config that really must read data kept elsewhere (a secure drive) says so with
 ``allow_outside: true``. The resolved config a run writes records its ``project_root`` so that it
 loads back from the run directory.
+
+Outcome families
+----------------
+``families`` groups the outcomes for multiple-testing adjustment and summary indices::
+
+    families:
+      child_wellbeing:
+        label: {en: "child wellbeing", zh: "儿童福祉"}
+        outcomes: [sdq_total, ucla_total, school_days_missed]
+        direction: {sdq_total: -1, ucla_total: -1, school_days_missed: -1}
+
+``direction`` gives +1 (higher is better, the default for an outcome not listed) or -1 (lower
+is better) per outcome, so that a family's index is higher when things are better. A family
+needs two or more outcomes of ``outcomes``, and an outcome belongs to one family at most.
+Without ``families`` every outcome is in one family, ``all``, with direction +1
+(:data:`DEFAULT_FAMILY`). Each family's index is reported as the outcome ``index_<family>``.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +46,44 @@ from doorstep.errors import ConfigError
 
 LANGUAGES = ("en", "zh")
 DESIGNS = ("staggered_rollout", "lottery")
+DEFAULT_FAMILY = "all"
+INDEX_PREFIX = "index_"
+# How an index row is labelled, from its family's label (the config owns outcome labels).
+INDEX_LABEL = {"en": "Index: {family} (ICW)", "zh": "综合指数：{family}（ICW）"}
+_DEFAULT_FAMILY_LABEL = {"en": "all outcomes", "zh": "全部结果变量"}
+_FAMILY_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_FAMILY_KEYS = ("label", "outcomes", "direction")
+
+
+@dataclass(frozen=True)
+class OutcomeFamily:
+    """A family of outcomes: adjusted together for multiple testing, summarised by one index.
+
+    Examples
+    --------
+    >>> family = OutcomeFamily("work", {"en": "work"}, ("employed", "hours"), {"hours": -1})
+    >>> family.index_name, family.signs
+    ('index_work', {'employed': 1, 'hours': -1})
+    """
+
+    name: str
+    label: dict[str, str]
+    outcomes: tuple[str, ...]
+    direction: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def index_name(self) -> str:
+        """The outcome name of the family's index, ``index_<family>``."""
+        return f"{INDEX_PREFIX}{self.name}"
+
+    @property
+    def signs(self) -> dict[str, int]:
+        """+1 or -1 for every outcome of the family (+1 unless ``direction`` says -1)."""
+        return {name: int(self.direction.get(name, 1)) for name in self.outcomes}
+
+    def label_in(self, language: str) -> str:
+        """The family's label in ``language`` (English, then the name, if absent)."""
+        return self.label.get(language) or self.label.get("en") or self.name
 
 
 @dataclass(frozen=True)
@@ -71,15 +126,38 @@ class EvaluationConfig:
     min_cell_size: int = 5
     project_root: Path | None = None
     allow_outside: bool = False
+    families: dict[str, dict[str, Any]] = field(default_factory=dict)
+    subgroups: tuple[dict[str, Any], ...] = ()
+    dose: dict[str, Any] | None = None
+    costs: dict[str, Any] | None = None
 
     @property
     def labels(self) -> dict[str, str]:
-        """Each outcome's label in the config's language (English, then the name, if absent)."""
-        return {
+        """Each outcome's label in the config's language (English, then the name, if absent).
+
+        Family indices are labelled too (``index_<family>``: "Index: <family label> (ICW)").
+        """
+        labels = {
             name: (value if isinstance(value, str) else
                    value.get(self.language) or value.get("en") or name)
             for name, value in self.outcomes.items()
         }
+        template = INDEX_LABEL.get(self.language, INDEX_LABEL["en"])
+        for family in self.outcome_families:
+            labels[family.index_name] = template.format(family=family.label_in(self.language))
+        return labels
+
+    @property
+    def outcome_families(self) -> tuple[OutcomeFamily, ...]:
+        """The outcome families, or the documented default: one family ``all``, direction +1."""
+        if not self.families:
+            return (OutcomeFamily(DEFAULT_FAMILY, dict(_DEFAULT_FAMILY_LABEL),
+                                  tuple(self.outcomes)),)
+        return tuple(
+            OutcomeFamily(name, dict(spec["label"]), tuple(spec["outcomes"]),
+                          dict(spec.get("direction", {})))
+            for name, spec in self.families.items()
+        )
 
     @property
     def title_text(self) -> str:
@@ -93,6 +171,8 @@ class EvaluationConfig:
         files.update({f"design_{key}": value for key, value in self.design_files.items()})
         if self.truth is not None:
             files["truth"] = self.truth
+        if self.dose is not None:
+            files["dose"] = Path(self.dose["path"])
         return files
 
     def as_dict(self) -> dict[str, Any]:
@@ -120,6 +200,12 @@ class EvaluationConfig:
             "fieldwork": dict(self.fieldwork),
             "project_root": str(self.project_root) if self.project_root else None,
             "allow_outside": self.allow_outside,
+            "families": {name: {"label": dict(spec["label"]), "outcomes": list(spec["outcomes"]),
+                                "direction": dict(spec.get("direction", {}))}
+                         for name, spec in self.families.items()},
+            "subgroups": [dict(item) for item in self.subgroups],
+            "dose": dict(self.dose) if self.dose is not None else None,
+            "costs": dict(self.costs) if self.costs is not None else None,
         }
 
 
@@ -143,6 +229,10 @@ _SCHEMA: dict[str, tuple[type | tuple[type, ...], bool]] = {
     "fieldwork": (dict, False),
     "project_root": ((str, type(None)), False),
     "allow_outside": (bool, False),
+    "families": (dict, False),
+    "subgroups": (list, False),
+    "dose": ((dict, type(None)), False),
+    "costs": ((dict, type(None)), False),
 }
 
 
@@ -218,6 +308,221 @@ def _fieldwork(section: dict[str, Any], base: Path) -> dict[str, Any]:
     if isinstance(settings.get("key_file"), str):
         settings["key_file"] = str((base / settings["key_file"]).resolve())
     return settings
+
+
+def _families(section: dict[str, Any], outcomes: dict[str, Any],
+               source: Path) -> dict[str, dict[str, Any]]:
+    """The ``families`` section checked and normalised (see the module docstring)."""
+    families: dict[str, dict[str, Any]] = {}
+    owner: dict[str, str] = {}
+    for name, spec in section.items():
+        key = f"families.{name}"
+        if not isinstance(name, str) or not _FAMILY_NAME.match(name):
+            raise ConfigError(
+                f"{source}: families: expected family names of lower-case letters, digits and "
+                f"'_' (starting with a letter), found {name!r}"
+            )
+        if f"{INDEX_PREFIX}{name}" in outcomes:
+            raise ConfigError(
+                f"{source}: {key}: the family's index would be named {INDEX_PREFIX}{name}, "
+                "which is already an outcome; rename the family"
+            )
+        if not isinstance(spec, dict):
+            raise ConfigError(
+                f"{source}: {key}: expected a mapping with {list(_FAMILY_KEYS)}, found {spec!r}"
+            )
+        unknown = sorted(set(spec) - set(_FAMILY_KEYS))
+        if unknown:
+            raise ConfigError(f"{source}: {key}: unknown keys {unknown}; allowed keys: "
+                              f"{list(_FAMILY_KEYS)}")
+        label = spec.get("label", name)
+        label = label if isinstance(label, dict) else {"en": label}
+        if not label or not all(isinstance(v, str) and k in LANGUAGES for k, v in label.items()):
+            raise ConfigError(
+                f"{source}: {key}.label: expected a label (text) or labels per language "
+                f"({list(LANGUAGES)}), found {spec.get('label')!r}"
+            )
+        members = spec.get("outcomes")
+        if not isinstance(members, list) or len(members) < 2 or not all(
+                isinstance(member, str) for member in members) or len(set(members)) != len(
+                members):
+            raise ConfigError(
+                f"{source}: {key}.outcomes: expected a list of two or more distinct outcome "
+                f"names, found {members!r}"
+            )
+        unknown = [member for member in members if member not in outcomes]
+        if unknown:
+            raise ConfigError(
+                f"{source}: {key}.outcomes: {unknown} are not in outcomes {sorted(outcomes)}"
+            )
+        for member in members:
+            if member in owner:
+                raise ConfigError(
+                    f"{source}: {key}.outcomes: {member!r} is already in the family "
+                    f"{owner[member]!r}; an outcome belongs to one family at most"
+                )
+            owner[member] = name
+        direction = spec.get("direction", {})
+        if not isinstance(direction, dict):
+            raise ConfigError(
+                f"{source}: {key}.direction: expected a mapping of outcome to +1 or -1, found "
+                f"{direction!r}"
+            )
+        for member, sign in direction.items():
+            if member not in members:
+                raise ConfigError(
+                    f"{source}: {key}.direction: {member!r} is not one of the family's outcomes "
+                    f"{members}"
+                )
+            if isinstance(sign, bool) or sign not in (1, -1):
+                raise ConfigError(
+                    f"{source}: {key}.direction.{member}: expected +1 (higher is better) or -1 "
+                    f"(lower is better), found {sign!r}"
+                )
+        families[name] = {"label": dict(label), "outcomes": list(members),
+                          "direction": {member: int(sign) for member, sign in direction.items()}}
+    return families
+
+
+# --- subgroups, dose and cost (the report's forest plot, dose-response and cost table) ---
+SUBGROUP_KEYS = ("column", "label", "bins", "levels")
+DOSE_KEYS = ("path", "unit", "count", "date", "bands", "label")
+COST_KEYS = ("total_cost", "n_participants", "currency", "horizon_years", "discount_rate",
+             "income_outcome", "periods_per_year", "estimand", "note")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _increasing(values: list[float]) -> bool:
+    return all(values[k] < values[k + 1] for k in range(len(values) - 1))
+
+
+def _label(value: Any, key: str, source: Path) -> dict[str, str]:
+    """A label given as text (used for every language) or per language."""
+    if isinstance(value, str):
+        return {language: value for language in LANGUAGES}
+    if isinstance(value, dict) and value and all(
+            k in LANGUAGES and isinstance(v, str) for k, v in value.items()):
+        return {language: value.get(language) or value.get("en") or next(iter(value.values()))
+                for language in LANGUAGES}
+    raise ConfigError(f"{source}: {key}: expected a label (text) or labels per language "
+                      f"({list(LANGUAGES)}), found {value!r}")
+
+
+def _unknown(section: dict[str, Any], allowed: tuple[str, ...], key: str, source: Path) -> None:
+    extra = sorted(set(section) - set(allowed))
+    if extra:
+        raise ConfigError(f"{source}: {key}: unknown keys {extra}; allowed keys: {list(allowed)}")
+
+
+def _subgroups(items: list[Any], source: Path) -> tuple[dict[str, Any], ...]:
+    """The ``subgroups`` list checked: ``column``, ``label`` and optional ``bins`` or ``levels``.
+
+    ``bins`` are increasing edges; a value v falls in the bin [edge_k, edge_k+1) (the last bin
+    also holds its upper edge). ``levels`` maps each value to its label.
+    """
+    out = []
+    for position, item in enumerate(items, start=1):
+        key = f"subgroups, item {position}"
+        if not isinstance(item, dict) or not isinstance(item.get("column"), str):
+            raise ConfigError(f"{source}: {key}: expected a mapping with a 'column' (text), "
+                              f"found {item!r}")
+        _unknown(item, SUBGROUP_KEYS, key, source)
+        spec: dict[str, Any] = {"column": item["column"],
+                                "label": _label(item.get("label", item["column"]),
+                                                f"{key}.label", source)}
+        if "bins" in item and "levels" in item:
+            raise ConfigError(f"{source}: {key}: expected 'bins' or 'levels', found both")
+        if "bins" in item:
+            bins = item["bins"]
+            if (not isinstance(bins, list) or len(bins) < 3 or not all(map(_is_number, bins))
+                    or not _increasing(bins)):
+                raise ConfigError(f"{source}: {key}.bins: expected at least three increasing "
+                                  f"numbers (edges of two or more bins), found {bins!r}")
+            spec["bins"] = [float(b) for b in bins]
+        if "levels" in item:
+            levels = item["levels"]
+            if not isinstance(levels, dict) or len(levels) < 2:
+                raise ConfigError(f"{source}: {key}.levels: expected a mapping of two or more "
+                                  f"values to labels, found {levels!r}")
+            spec["levels"] = {value: _label(label, f"{key}.levels.{value}", source)
+                              for value, label in levels.items()}
+        out.append(spec)
+    columns = [spec["column"] for spec in out]
+    if len(set(columns)) < len(columns):
+        raise ConfigError(f"{source}: subgroups: a column is listed twice: {columns}")
+    return tuple(out)
+
+
+def _dose(section: dict[str, Any], base: Path, source: Path,
+          fence: Path | None) -> dict[str, Any]:
+    """The ``dose`` section checked; ``path`` made absolute.
+
+    ``count`` is ``"rows"`` (one row per visit or session) or the column holding the count;
+    ``date`` (optional) is the column of each row's date, so that only rows dated before the
+    unit's last interview are counted; ``bands`` is ``"tertiles"`` or increasing cut points
+    (a unit with dose d is in the first band whose cut point exceeds d).
+    """
+    _unknown(section, DOSE_KEYS, "dose", source)
+    for key in ("path", "unit", "count"):
+        if not isinstance(section.get(key), str) or not section[key].strip():
+            raise ConfigError(f"{source}: dose.{key}: expected text, found "
+                              f"{section.get(key)!r}")
+    if section.get("date") is not None and not isinstance(section["date"], str):
+        raise ConfigError(f"{source}: dose.date: expected a column name (text), found "
+                          f"{section['date']!r}")
+    bands = section.get("bands", "tertiles")
+    if bands != "tertiles" and (
+            not isinstance(bands, list) or not bands or not all(map(_is_number, bands))
+            or not _increasing(bands)):
+        raise ConfigError(f"{source}: dose.bands: expected 'tertiles' or increasing cut points "
+                          f"(numbers), found {bands!r}")
+    spec = {key: section[key] for key in ("unit", "count")}
+    spec["path"] = str(_existing(base, section["path"], "dose.path", source, fence))
+    spec["date"] = section.get("date")
+    spec["bands"] = bands if bands == "tertiles" else [float(b) for b in bands]
+    spec["label"] = _label(section.get("label", section["count"]), "dose.label", source)
+    return spec
+
+
+def _costs(section: dict[str, Any], source: Path) -> dict[str, Any]:
+    """The ``costs`` section checked (numbers positive, horizon whole, rate above -1)."""
+    _unknown(section, COST_KEYS, "costs", source)
+    for key in ("total_cost", "n_participants"):
+        value = section.get(key)
+        if not _is_number(value) or value < 0 or (key == "n_participants" and value == 0):
+            raise ConfigError(f"{source}: costs.{key}: expected a "
+                              f"{'positive' if key == 'n_participants' else 'non-negative'} "
+                              f"number, found {value!r}")
+    horizon = section.get("horizon_years")
+    if horizon is not None and (not isinstance(horizon, int) or isinstance(horizon, bool)
+                                or horizon < 1):
+        raise ConfigError(f"{source}: costs.horizon_years: expected a whole number >= 1, "
+                          f"found {horizon!r}")
+    rate = section.get("discount_rate", 0.05)
+    if not _is_number(rate) or rate <= -1:
+        raise ConfigError(f"{source}: costs.discount_rate: expected a number above -1 (0.05 "
+                          f"for 5%), found {rate!r}")
+    periods = section.get("periods_per_year", 12)
+    if not isinstance(periods, int) or isinstance(periods, bool) or periods < 1:
+        raise ConfigError(f"{source}: costs.periods_per_year: expected a whole number >= 1, "
+                          f"found {periods!r}")
+    for key in ("income_outcome", "estimand"):
+        if section.get(key) is not None and not isinstance(section[key], str):
+            raise ConfigError(f"{source}: costs.{key}: expected text, found {section[key]!r}")
+    return {
+        "total_cost": float(section["total_cost"]),
+        "n_participants": float(section["n_participants"]),
+        "currency": _label(section.get("currency", "yuan"), "costs.currency", source),
+        "horizon_years": horizon,
+        "discount_rate": float(rate),
+        "income_outcome": section.get("income_outcome"),
+        "periods_per_year": periods,
+        "estimand": section.get("estimand"),
+        "note": _label(section.get("note", ""), "costs.note", source),
+    }
 
 
 def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> EvaluationConfig:
@@ -343,4 +648,8 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
         fieldwork=_fieldwork(raw.get("fieldwork") or {}, base),
         project_root=root,
         allow_outside=allow_outside,
+        families=_families(raw.get("families") or {}, raw["outcomes"], path),
+        subgroups=_subgroups(raw.get("subgroups") or [], path),
+        dose=_dose(raw["dose"], base, path, fence) if raw.get("dose") else None,
+        costs=_costs(raw["costs"], path) if raw.get("costs") else None,
     )

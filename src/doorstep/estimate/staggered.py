@@ -167,6 +167,7 @@ class StaggeredResult:
     bootstrap_reps: int = 0
     seed: int = 0
     multiplier: str = "mammen"
+    cluster_labels: np.ndarray | None = dataclasses.field(default=None, repr=False)
 
     @property
     def n_units(self) -> int:
@@ -341,45 +342,9 @@ class StaggeredResult:
         wif = self._weight_influence(keepers, cell_groups, pg)
         return estimate, influence[:, keepers] @ share + wif @ estimates[keepers]
 
-    def aggregate(
-        self,
-        kind: Literal["simple", "group", "dynamic", "calendar"] = "simple",
-        *,
-        min_event_time: float | None = None,
-        max_event_time: float | None = None,
-    ) -> EstimationResult:
-        """Aggregate ATT(g,t) as R's ``did::aggte`` does, with its influence functions.
-
-        Parameters
-        ----------
-        kind : {"simple", "group", "dynamic", "calendar"}
-            ``"simple"``: post-treatment cells weighted by cohort size; ``"group"``: average over
-            each cohort's post periods, then over cohorts by size; ``"dynamic"``: by event time
-            e = t - g (the overall effect averages e >= 0); ``"calendar"``: by period.
-        min_event_time, max_event_time : float, optional
-            Event-time window (R's ``min_e``/``max_e``): for ``"dynamic"`` the event times kept,
-            for ``"simple"`` and ``"group"`` the post periods kept (t <= g + max_event_time).
-
-        Returns
-        -------
-        EstimationResult
-            Main term ``"ATT"`` (the overall effect), then ``"group=g"``, ``"event_time=e"`` or
-            ``"period=t"`` terms. The covariance of all terms comes from their influence
-            functions, including the term for estimated weights (R's ``wif``). ``conf_int`` is
-            pointwise normal; ``extras["uniform_critical_value"]`` is the 95% sup-t critical
-            value of the multiplier bootstrap over the non-overall terms (the overall ATT for
-            ``"simple"``) and ``extras["bootstrap_max_t"]`` the sorted draws (other levels:
-            ``StaggeredResult.uniform_critical_value(level, kind=...)``).
-
-        Examples
-        --------
-        >>> import numpy as np, pandas as pd
-        >>> rows = [(i, t, 3 if i < 20 else 0) for i in range(40) for t in (1, 2, 3, 4)]
-        >>> frame = pd.DataFrame(rows, columns=["id", "t", "g"])
-        >>> frame["y"] = np.arange(len(frame)) % 7 + 2.0 * (frame.t >= frame.g) * (frame.g > 0)
-        >>> staggered_did(frame, "y", "id", "t", "g").aggregate("group").terms
-        ('ATT', 'group=3')
-        """
+    def _aggregation(self, kind: str, min_event_time: float | None,
+                     max_event_time: float | None) -> tuple[list[str], list[float], np.ndarray]:
+        """Terms, values (overall first) and influence functions (n x terms) of an aggregation."""
         check_choice("kind", kind, AGGREGATIONS)
         for name, value in (("min_event_time", min_event_time), ("max_event_time", max_event_time)):
             if value is not None and (
@@ -454,6 +419,85 @@ class StaggeredResult:
             overall = float(np.mean(values))
             overall_if = np.column_stack(functions).mean(axis=1)
         all_influence = np.column_stack([overall_if, *functions])
+        return ["ATT", *terms], [overall, *values], all_influence
+
+    def cluster_scores(
+        self,
+        kind: Literal["simple", "group", "dynamic", "calendar"] = "simple",
+        *,
+        min_event_time: float | None = None,
+        max_event_time: float | None = None,
+    ) -> pd.Series:
+        """Each cluster's share of the overall aggregated ATT's influence function.
+
+        The sum over the cluster's units of the overall ATT's influence function divided by
+        the number of units, indexed by the cluster's label: the sum of squares is the
+        clustered variance of ``aggregate(kind).estimate``, and perturbing the values with one
+        multiplier per cluster is the multiplier bootstrap
+        (:func:`doorstep.inference.multiplier_bootstrap`), jointly over outcomes when their
+        scores are aligned on the labels.
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd
+        >>> rows = [(i, t, 3 if i < 20 else 0, i % 8) for i in range(40) for t in (1, 2, 3, 4)]
+        >>> frame = pd.DataFrame(rows, columns=["id", "t", "g", "v"])
+        >>> frame["y"] = np.random.default_rng(0).normal(size=len(frame))
+        >>> result = staggered_did(frame, "y", "id", "t", "g", cluster="v")
+        >>> scores = result.cluster_scores()
+        >>> len(scores), bool(np.isclose(np.sqrt((scores**2).sum()),
+        ...                              result.aggregate("simple").std_error))
+        (8, True)
+        """
+        _, _, all_influence = self._aggregation(kind, min_event_time, max_event_time)
+        sums = np.zeros(self.n_clusters)
+        np.add.at(sums, self.cluster_codes, all_influence[:, 0])
+        labels = (self.cluster_labels if self.cluster_labels is not None
+                  else np.arange(self.n_clusters))
+        return pd.Series(sums / self.n_units, index=pd.Index(labels, name=self.cluster),
+                         name=self.outcome)
+
+    def aggregate(
+        self,
+        kind: Literal["simple", "group", "dynamic", "calendar"] = "simple",
+        *,
+        min_event_time: float | None = None,
+        max_event_time: float | None = None,
+    ) -> EstimationResult:
+        """Aggregate ATT(g,t) as R's ``did::aggte`` does, with its influence functions.
+
+        Parameters
+        ----------
+        kind : {"simple", "group", "dynamic", "calendar"}
+            ``"simple"``: post-treatment cells weighted by cohort size; ``"group"``: average over
+            each cohort's post periods, then over cohorts by size; ``"dynamic"``: by event time
+            e = t - g (the overall effect averages e >= 0); ``"calendar"``: by period.
+        min_event_time, max_event_time : float, optional
+            Event-time window (R's ``min_e``/``max_e``): for ``"dynamic"`` the event times kept,
+            for ``"simple"`` and ``"group"`` the post periods kept (t <= g + max_event_time).
+
+        Returns
+        -------
+        EstimationResult
+            Main term ``"ATT"`` (the overall effect), then ``"group=g"``, ``"event_time=e"`` or
+            ``"period=t"`` terms. The covariance of all terms comes from their influence
+            functions, including the term for estimated weights (R's ``wif``). ``conf_int`` is
+            pointwise normal; ``extras["uniform_critical_value"]`` is the 95% sup-t critical
+            value of the multiplier bootstrap over the non-overall terms (the overall ATT for
+            ``"simple"``) and ``extras["bootstrap_max_t"]`` the sorted draws (other levels:
+            ``StaggeredResult.uniform_critical_value(level, kind=...)``).
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd
+        >>> rows = [(i, t, 3 if i < 20 else 0) for i in range(40) for t in (1, 2, 3, 4)]
+        >>> frame = pd.DataFrame(rows, columns=["id", "t", "g"])
+        >>> frame["y"] = np.arange(len(frame)) % 7 + 2.0 * (frame.t >= frame.g) * (frame.g > 0)
+        >>> staggered_did(frame, "y", "id", "t", "g").aggregate("group").terms
+        ('ATT', 'group=3')
+        """
+        terms, values, all_influence = self._aggregation(kind, min_event_time, max_event_time)
+        overall, values, terms = values[0], values[1:], terms[1:]
         covariance = self._covariance(all_influence)
         band = slice(0, 1) if kind == "simple" else slice(1, None)
         band_se = np.sqrt(np.clip(np.diag(covariance), 0, None))[band]
@@ -697,10 +741,11 @@ def staggered_did(
     if np.any(cohorts < 0):
         raise EstimationError(f"column {cohort!r} (cohort) must be 0 or a period, found negatives")
     if "__cluster" in frame:
-        cluster_codes = pd.factorize(unit_info["__cluster"].to_numpy()[keep])[0]
+        cluster_codes, cluster_labels = pd.factorize(unit_info["__cluster"].to_numpy()[keep])
         cluster_name = cluster
     else:
         cluster_codes = np.arange(n_units)
+        cluster_labels = unit_info.index.to_numpy()[keep]
         cluster_name = unit
     never = cohorts == 0
     if control_group == "never" and not never.any():
@@ -785,6 +830,7 @@ def staggered_did(
         bootstrap_reps=bootstrap_reps,
         seed=seed,
         multiplier=multiplier,
+        cluster_labels=np.asarray(cluster_labels),
         extras={
             "n_units": n_units,
             "method": method if covariate_names else "unconditional",

@@ -14,8 +14,11 @@ not import ``doorstep.io``, ``doorstep.clean``, ``doorstep.report`` or ``doorste
 from doorstep.inference.multiple import (
     ADJUST_METHODS,
     MultipleTestingResult,
+    MultiplierBootstrap,
     adjust_pvalues,
+    multiplier_bootstrap,
     romano_wolf,
+    romano_wolf_from_draws,
     westfall_young,
 )
 from doorstep.inference.randomization import RandomizationResult, randomization_inference
@@ -25,11 +28,14 @@ __all__ = [
     "ADJUST_METHODS",
     "WEIGHT_TYPES",
     "MultipleTestingResult",
+    "MultiplierBootstrap",
     "RandomizationResult",
     "WildBootstrapResult",
     "adjust_pvalues",
+    "multiplier_bootstrap",
     "randomization_inference",
     "romano_wolf",
+    "romano_wolf_from_draws",
     "westfall_young",
     "wild_cluster_bootstrap",
 ]

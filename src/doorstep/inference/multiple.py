@@ -10,8 +10,12 @@ outcome's regression, so the dependence between outcomes is kept; Clarke, Romano
 2020). The conventions of the step-downs follow pyfixest's ``rwolf``/``wyoung``: null-imposed
 (WCR) bootstrap t statistics, Romano-Wolf p-values ``(#{max_b >= |t_s|} + 1) / (B + 1)``,
 Westfall-Young p-values from t(G-1) p-values with ``#{min_b <= p_s} / B``, and monotonicity
-enforced down the step-down order. It must not import ``doorstep.io``, ``doorstep.clean``,
-``doorstep.report`` or ``doorstep.run``.
+enforced down the step-down order. The Romano-Wolf step-down itself is
+:func:`romano_wolf_from_draws`, which works on any joint bootstrap draws of the t statistics: the
+wild cluster bootstrap above, or :func:`multiplier_bootstrap`, the clustered multiplier
+bootstrap of influence functions (estimators without a linear design, such as Callaway and
+Sant'Anna's staggered ATT; one weight per cluster shared by every test). It must not import
+``doorstep.io``, ``doorstep.clean``, ``doorstep.report`` or ``doorstep.run``.
 """
 
 from __future__ import annotations
@@ -41,8 +45,11 @@ from doorstep.inference.wild import (
 __all__ = [
     "ADJUST_METHODS",
     "MultipleTestingResult",
+    "MultiplierBootstrap",
     "adjust_pvalues",
+    "multiplier_bootstrap",
     "romano_wolf",
+    "romano_wolf_from_draws",
     "westfall_young",
 ]
 
@@ -299,8 +306,48 @@ def romano_wolf(
         results, data=data, term=term, cluster=cluster, reps=reps, weights=weights, seed=seed,
         sample_weights=sample_weights,
     )
-    observed = np.abs(table["statistic"].to_numpy())
-    boot = np.abs(boot)
+    adjusted = romano_wolf_from_draws(table["statistic"].to_numpy(), boot)
+    table = table.drop(columns="df").assign(p_adjusted=adjusted)
+    return MultipleTestingResult(table, "romano_wolf", boot.shape[0], label)
+
+
+def romano_wolf_from_draws(statistics: Sequence[float] | np.ndarray,
+                           draws: np.ndarray) -> np.ndarray:
+    """Romano-Wolf step-down adjusted p-values from joint bootstrap draws of the t statistics.
+
+    With the hypotheses ordered by |t| from largest to smallest, the s-th one gets
+    ``(#{b: max over the hypotheses from s on of |t*_b| >= |t_s|} + 1) / (B + 1)``, made
+    monotone down the order (pyfixest ``rwolf``'s convention). The draws must be centred on the
+    null (null-imposed WCR draws, or multiplier draws of ``(theta* - theta) / se``) and drawn
+    jointly: row b of every column comes from the same cluster weights.
+
+    Parameters
+    ----------
+    statistics : sequence of float
+        Observed t statistics, one per hypothesis (S).
+    draws : numpy.ndarray
+        B x S bootstrap t statistics.
+
+    Returns
+    -------
+    numpy.ndarray
+        Adjusted p-values in the order of ``statistics``.
+
+    Examples
+    --------
+    >>> draws = np.array([[0.5, -1.0], [2.5, 0.1], [-0.2, 3.0], [1.0, 1.0]])
+    >>> romano_wolf_from_draws([2.0, 0.8], draws).tolist()
+    [0.6, 0.8]
+    """
+    observed = np.abs(np.asarray(statistics, dtype=float).reshape(-1))
+    boot = np.abs(np.asarray(draws, dtype=float))
+    if boot.ndim != 2 or boot.shape[1] != observed.size or boot.shape[0] == 0:
+        raise ConfigError(
+            f"draws must be a B x {observed.size} array (one column per statistic), found "
+            f"shape {boot.shape}"
+        )
+    if not np.isfinite(observed).all() or not np.isfinite(boot).all():
+        raise EstimationError("statistics and draws must be finite to adjust the family")
     n_draws, n_tests = boot.shape
     order = np.argsort(observed, kind="stable")[::-1]
     initial = np.empty(n_tests)
@@ -310,8 +357,103 @@ def romano_wolf(
         initial[position] = min(1.0, (np.sum(maximum >= observed[hypothesis]) + 1) / (n_draws + 1))
     adjusted = np.empty(n_tests)
     adjusted[order] = np.maximum.accumulate(initial)
-    table = table.drop(columns="df").assign(p_adjusted=adjusted)
-    return MultipleTestingResult(table, "romano_wolf", n_draws, label)
+    return adjusted
+
+
+@dataclasses.dataclass(frozen=True)
+class MultiplierBootstrap:
+    """Joint multiplier-bootstrap draws of several estimates' t statistics (no data).
+
+    ``estimate``, ``std_error`` (the analytic clustered one, ``sqrt(sum_c s_c^2)``),
+    ``statistic`` and ``p_value`` (symmetric: the share of draws with ``|t*| >= |t|``) hold one
+    value per column of the scores; ``draws`` is B x S; ``weights`` names the multipliers and
+    ``enumerated`` says whether all 2^G sign vectors were used.
+    """
+
+    names: tuple[str, ...]
+    estimate: np.ndarray
+    std_error: np.ndarray
+    statistic: np.ndarray
+    p_value: np.ndarray
+    draws: np.ndarray
+    weights: str
+    enumerated: bool
+
+    @property
+    def reps(self) -> int:
+        """Number of draws B."""
+        return int(self.draws.shape[0])
+
+
+def multiplier_bootstrap(
+    scores: pd.DataFrame,
+    estimates: Sequence[float] | np.ndarray | pd.Series,
+    *,
+    reps: int = 9999,
+    weights: Literal["rademacher", "webb", "mammen"] = "rademacher",
+    seed: int,
+) -> MultiplierBootstrap:
+    """Clustered multiplier (wild) bootstrap of influence functions, jointly over estimates.
+
+    Each column of ``scores`` holds, per cluster, the sum of one estimator's influence function
+    over the cluster's units divided by the number of units, so that ``estimate - truth`` is
+    approximately the column sum and ``sqrt(sum of squares)`` is the clustered standard error.
+    Draw b gives ``t*_b = sum_c v_bc s_c / se`` with one weight ``v_bc`` per cluster, the same for
+    every column (R ``did``/Stata ``csdid``'s bootstrap, a wild bootstrap of the score; with
+    Rademacher weights ``v^2 = 1``, so re-studentising each draw would give the same t*).
+
+    Parameters
+    ----------
+    scores : pandas.DataFrame
+        One row per cluster (in a fixed order, e.g. sorted labels), one column per estimate;
+        a missing value means the cluster is not in that estimate's sample (counted as 0).
+    estimates : sequence of float
+        The estimates, in the order of the columns.
+    reps : int, default 9999
+        Draws; Rademacher weights enumerate all 2^G sign vectors when 2^G <= reps.
+    weights : {"rademacher", "webb", "mammen"}, default "rademacher"
+        Distribution of the cluster weights (as in :func:`wild_cluster_bootstrap`).
+    seed : int
+        Seed of ``numpy.random.default_rng``.
+
+    Returns
+    -------
+    MultiplierBootstrap
+
+    Examples
+    --------
+    >>> scores = pd.DataFrame({"y": [0.1, -0.2, 0.15, 0.05, -0.1, 0.2, -0.05, 0.1]})
+    >>> boot = multiplier_bootstrap(scores, [0.5], reps=999, seed=1)
+    >>> boot.reps, round(float(boot.std_error[0]), 4), bool(boot.p_value[0] < 0.1)
+    (256, 0.3708, False)
+    """
+    if not isinstance(scores, pd.DataFrame) or scores.empty:
+        raise ConfigError("scores must be a non-empty DataFrame (clusters x estimates)")
+    check_choice("weights", weights, WEIGHT_TYPES)
+    reps = check_count("reps", reps, 1)
+    seed = check_seed(seed)
+    values = scores.to_numpy(dtype=float, na_value=np.nan)
+    values = np.where(np.isnan(values), 0.0, values)
+    estimate = np.asarray(estimates, dtype=float).reshape(-1)
+    if estimate.size != values.shape[1]:
+        raise ConfigError(
+            f"estimates must give one value per column of scores ({values.shape[1]}), found "
+            f"{estimate.size}"
+        )
+    std_error = np.sqrt((values**2).sum(axis=0))
+    if not np.all(std_error > 0):
+        bad = [str(name) for name, se in zip(scores.columns, std_error, strict=True) if se <= 0]
+        raise EstimationError(f"the scores of {bad} are all zero; no bootstrap is possible")
+    multipliers, enumerated = draw_weights(values.shape[0], reps, weights,
+                                           np.random.default_rng(seed))
+    draws = (multipliers.T @ values) / std_error[None, :]
+    statistic = estimate / std_error
+    p_value = np.mean(np.abs(draws) >= np.abs(statistic)[None, :] * (1 - TIE_TOLERANCE), axis=0)
+    return MultiplierBootstrap(
+        names=tuple(str(name) for name in scores.columns), estimate=estimate,
+        std_error=std_error, statistic=statistic, p_value=p_value, draws=draws,
+        weights=weights, enumerated=enumerated,
+    )
 
 
 def westfall_young(

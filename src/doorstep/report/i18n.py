@@ -166,6 +166,44 @@ TEXTS: dict[str, dict[str, str]] = {
     "appendix_manifest": {"en": "Run manifest (inputs' checksums, versions, timings)",
                           "zh": "运行清单（输入文件校验值、软件版本、耗时）"},
     "appendix_docx": {"en": "Report as a Word document", "zh": "Word 版报告"},
+    "appendix_etable_xlsx": {"en": "Effect tables, all outcomes and estimators (Excel)",
+                             "zh": "全部结果与估计方法的效应表（Excel）"},
+    "appendix_etable_tex": {"en": "Effect tables (LaTeX)", "zh": "效应表（LaTeX）"},
+    "appendix_etable_csv": {"en": "Effect tables (CSV)", "zh": "效应表（CSV）"},
+    "appendix_inference": {"en": "Inference: wild bootstrap, Romano-Wolf, sharpened q (CSV)",
+                           "zh": "统计推断：野自助法、Romano-Wolf、锐化 q 值（CSV）"},
+    "appendix_balance_xlsx": {"en": "Balance table (Excel)", "zh": "基线平衡表（Excel）"},
+    "appendix_flow": {"en": "Sample flow from assignment to analysis (CSV)",
+                      "zh": "样本流向：从分组到分析（CSV）"},
+    "appendix_subgroups": {"en": "Subgroup effects (CSV)", "zh": "分组效应（CSV）"},
+    "appendix_dose": {"en": "Effects by dose (CSV)", "zh": "按参与强度的效应（CSV）"},
+    "appendix_costs": {"en": "Cost-effectiveness (CSV)", "zh": "成本效益（CSV）"},
+    "not_configured": {"en": "Not part of this evaluation's configuration (`{section}`).",
+                       "zh": "本评估的配置中未设置此项（`{section}`）。"},
+    # --- inference in the report (helper inference-in-report): effect table p-values ---
+    "inference_p_cluster": {"en": "p, cluster-robust", "zh": "p 值（聚类稳健）"},
+    "inference_p_wild": {"en": "p, wild bootstrap", "zh": "p 值（野自助法）"},
+    "inference_p_romano_wolf": {"en": "p, Romano-Wolf", "zh": "p 值（Romano-Wolf）"},
+    "inference_q_sharpened": {"en": "q, sharpened", "zh": "q 值（锐化）"},
+    "inference_note": {
+        "en": "p, cluster-robust: analytic, clustered by village. p, wild bootstrap: wild "
+              "cluster bootstrap with the null imposed ({reps} draws; for the staggered ATT, the "
+              "multiplier bootstrap of the influence functions, one weight per village). "
+              "p, Romano-Wolf: adjusted for testing every outcome of the family (family-wise "
+              "error; the family indices are adjusted together). q, sharpened: Anderson's "
+              "(2008) false-discovery-rate q-value within the family. The LATE and the "
+              "observational ATT keep the cluster-robust p-value only. An index is Anderson's "
+              "inverse-covariance-weighted average of the family's outcomes, each signed so "
+              "that higher is better, in standard deviations of the control group at baseline.",
+        "zh": "p 值（聚类稳健）：解析标准误，按村聚类。p 值（野自助法）：施加原假设的野聚类自助法"
+              "（{reps} 次抽样；交错推广的 ATT 用影响函数的乘数自助法，每村一个权重）。"
+              "p 值（Romano-Wolf）：对同一结果变量族内全部检验做族错误率校正"
+              "（各族综合指数合为一族校正）。"
+              "q 值（锐化）：族内 Anderson（2008）锐化错误发现率 q 值。"
+              "LATE 与观察性 ATT 只报告聚类稳健 p 值。"
+              "综合指数为族内各结果变量（统一方向，越高越好）的逆协方差加权平均（Anderson 2008），"
+              "单位为对照组基线标准差。"},
+    # --- end inference in the report ---
     # arms
     "arm_starts": {"en": "starts round {round}", "zh": "第 {round} 轮开始"},
     "arm_never": {"en": "never in window", "zh": "观察期内未推广"},
@@ -173,6 +211,139 @@ TEXTS: dict[str, dict[str, str]] = {
     "arm_won": {"en": "lottery won", "zh": "中签"},
     "arm_lost": {"en": "lottery lost", "zh": "未中签"},
     "arm_not_applied": {"en": "did not apply", "zh": "未申请"},
+    # --- report tables (helper report-tables): etable, balance, sample flow, coefficients ---
+    "etable_title": {"en": "Effects on every outcome, side by side",
+                     "zh": "各结果变量的效应（并列对比）"},
+    "etable_statistic": {"en": "statistic", "zh": "统计量"},
+    "etable_estimate_se": {"en": "estimate (SE)", "zh": "估计值（标准误）"},
+    "etable_p_value": {"en": "p-value", "zh": "p 值"},
+    "etable_p_wild": {"en": "p, wild cluster bootstrap", "zh": "p 值（野聚类自助法）"},
+    "etable_p_romano_wolf": {"en": "p, Romano-Wolf", "zh": "p 值（Romano-Wolf 多重检验校正）"},
+    "etable_q_sharpened": {"en": "q, sharpened FDR", "zh": "q 值（锐化 FDR）"},
+    "etable_family": {"en": "outcome family", "zh": "结果变量族"},
+    "etable_n_obs": {"en": "N", "zh": "样本量"},
+    "etable_n_clusters": {"en": "clusters", "zh": "聚类数"},
+    "etable_note": {"en": "Standard errors in parentheses. {stars}.",
+                    "zh": "括号内为标准误。{stars}。"},
+    "etable_intro": {
+        "en": "Every outcome (rows) under every estimator (columns); the table is also written "
+              "as effects.html, effects.csv, effects.xlsx and effects.tex.",
+        "zh": "各结果变量（行）在各估计方法（列）下的结果；同时输出为 effects.html、effects.csv、"
+              "effects.xlsx 与 effects.tex。"},
+    "balance_table_title": {"en": "Baseline balance", "zh": "基线平衡"},
+    "balance_variable": {"en": "variable", "zh": "变量"},
+    "balance_baseline_label": {"en": "{label} (baseline)", "zh": "{label}（基线）"},
+    "balance_mean": {"en": "mean, {arm}", "zh": "均值（{arm}）"},
+    "balance_n": {"en": "N, {arm}", "zh": "样本量（{arm}）"},
+    "balance_difference": {"en": "difference {arm} − {control} (SE)",
+                           "zh": "差异：{arm} − {control}（标准误）"},
+    "balance_p_value": {"en": "p-value", "zh": "p 值"},
+    "balance_normalised": {"en": "normalised difference", "zh": "标准化差异"},
+    "balance_note": {
+        "en": "{tests}. Standard errors in parentheses. {stars}. The normalised difference is "
+              "the difference over the pooled standard deviation; beyond ±0.25 is usually read "
+              "as a worrying imbalance.",
+        "zh": "{tests}。括号内为标准误。{stars}。标准化差异为差异除以合并标准差，"
+              "绝对值超过 0.25 通常视为明显不平衡。"},
+    "arm_ever": {"en": "programme in window", "zh": "观察期内推广"},
+    "arm_all": {"en": "all arms", "zh": "全部"},
+    "flow_title": {"en": "Sample flow", "zh": "样本流程"},
+    "flow_intro": {
+        "en": "From assignment to analysis, by arm: who was surveyed in each round and who was "
+              "lost since baseline (cells of fewer than {n} people are suppressed).",
+        "zh": "从分配到分析的样本流程（分组）：各轮完成调查的人数与自基线以来流失的人数"
+              "（少于 {n} 人的单元格不予显示）。"},
+    "flow_step": {"en": "step", "zh": "步骤"},
+    "flow_note": {"en": "note", "zh": "说明"},
+    "flow_units": {"en": "people", "zh": "人数"},
+    "flow_clusters": {"en": "villages", "zh": "村数"},
+    "flow_assigned": {"en": "assigned", "zh": "分配"},
+    "flow_records_read": {"en": "records read", "zh": "读入记录"},
+    "flow_records_dropped": {"en": "records dropped", "zh": "删除记录"},
+    "flow_records_kept": {"en": "records kept", "zh": "保留记录"},
+    "flow_surveyed": {"en": "surveyed", "zh": "完成调查"},
+    "flow_lost": {"en": "lost since baseline", "zh": "自基线流失"},
+    "flow_joined": {"en": "not surveyed at baseline", "zh": "基线未调查"},
+    "flow_analysed": {"en": "analysed", "zh": "纳入分析"},
+    "flow_round": {"en": "round {round}", "zh": "第 {round} 轮"},
+    "flow_baseline": {"en": "round {round} (baseline)", "zh": "第 {round} 轮（基线）"},
+    "flow_box_counts": {"en": "{units} people, {clusters} villages",
+                        "zh": "{units} 人，{clusters} 个村"},
+    "flow_box_villages": {"en": "{clusters} villages", "zh": "{clusters} 个村"},
+    "flow_records_line": {"en": "Records read: {read}; dropped: {dropped} ({reasons})",
+                          "zh": "读入记录 {read} 条；删除 {dropped} 条（{reasons}）"},
+    "flow_note_rollout": {"en": "villages in the roll-out record",
+                          "zh": "推广计划中的村"},
+    "flow_note_listing": {"en": "women listed with their application and lottery result",
+                          "zh": "登记名单中的妇女及其申请与抽签结果"},
+    "flow_note_analysed_panel": {"en": "panel used by the estimators; per-outcome N in the "
+                                       "effects table",
+                                 "zh": "估计所用面板；各结果变量的样本量见效应表"},
+    "flow_note_analysed_endline": {"en": "surveyed at endline; per-outcome N in the effects "
+                                         "table",
+                                   "zh": "终期完成调查者；各结果变量的样本量见效应表"},
+    "coefficient_title": {"en": "Effects in standard deviations of the comparison group",
+                          "zh": "以对照组标准差计的效应"},
+    "coefficient_intro": {
+        "en": "Each effect and its 95% confidence interval divided by the outcome's standard "
+              "deviation in the comparison group at baseline, so that outcomes in different "
+              "units can be compared.",
+        "zh": "各效应及其 95% 置信区间除以该结果变量在基线时对照组的标准差，"
+              "使不同单位的结果变量可以相互比较。"},
+    "coefficient_axis": {"en": "effect (comparison-group standard deviations)",
+                         "zh": "效应（对照组标准差）"},
+    "control_sd": {"en": "SD, comparison group at baseline", "zh": "对照组基线标准差"},
+    # --- end of report tables block ---
+    # --- subgroups, dose and cost (report.forest, report.cost) ---
+    "subgroups_title": {"en": "Effects by subgroup", "zh": "分组效应"},
+    "subgroups_intro": {
+        "en": "Headline effects within groups defined by baseline characteristics, with the "
+              "design's estimator in each group, 95% intervals and a test that the effects are "
+              "equal across the groups of each characteristic.",
+        "zh": "按基线特征分组的主要效应：各组采用与总体相同的估计方法，给出 95% 置信区间，"
+              "并检验同一特征各组之间效应是否相等。"},
+    "subgroup_overall": {"en": "All", "zh": "全部"},
+    "subgroup_equal_p": {"en": "equal effects: p {p}", "zh": "效应相等检验：p {p}"},
+    "dose_title": {"en": "Effects by dose", "zh": "按参与强度分组的效应"},
+    "dose_caption": {
+        "en": "Descriptive, not causal: the dose was chosen, not randomised, so groups with "
+              "more visits or sessions differ in other ways too. Each band is compared with the "
+              "design's comparison group; bars are 95% intervals.",
+        "zh": "仅为描述性结果，不代表因果关系：参与强度由当事人选择而非随机分配，"
+              "次数多的组在其他方面也可能不同。"
+              "每一组均与研究设计中的对照组比较；竖线为 95% 置信区间。"},
+    "dose_units": {"en": "n = {n}", "zh": "n = {n}"},
+    "cost_title": {"en": "Cost-effectiveness", "zh": "成本效益"},
+    "cost_intro": {
+        "en": "Cost per participant and per unit of each headline effect (Fieller 95% "
+              "intervals; a missing bound means the effect does not differ significantly from "
+              "zero). Costs are those given in the evaluation config.",
+        "zh": "每位参与者的成本及每单位主要效应的成本（Fieller 法 95% 置信区间；"
+              "区间缺失表示效应与零无显著差异）。成本数据取自评估配置文件。"},
+    "cost_quantity": {"en": "Quantity", "zh": "指标"},
+    "cost_outcome": {"en": "Outcome", "zh": "结果变量"},
+    "cost_estimate": {"en": "Estimate", "zh": "估计值"},
+    "cost_interval": {"en": "95% CI", "zh": "95% 置信区间"},
+    "cost_unit": {"en": "Unit", "zh": "单位"},
+    "cost_note": {"en": "Note", "zh": "说明"},
+    "cost_per_participant": {"en": "Cost per participant", "zh": "人均成本"},
+    "cost_per_unit_effect": {"en": "Cost per unit of improvement", "zh": "每单位改善的成本"},
+    "cost_per_sd": {"en": "Cost per SD of improvement", "zh": "每改善一个标准差的成本"},
+    "present_value_benefits": {"en": "Present value of income gains",
+                               "zh": "收入增益现值"},
+    "net_present_value": {"en": "Net present value", "zh": "净现值"},
+    "benefit_cost_ratio": {"en": "Benefit-cost ratio", "zh": "收益成本比"},
+    "cost_unit_participant": {"en": "{currency} per participant", "zh": "{currency}/人"},
+    "cost_unit_effect": {"en": "{currency} per unit", "zh": "{currency}/单位"},
+    "cost_unit_sd": {"en": "{currency} per SD", "zh": "{currency}/标准差"},
+    "cost_unit_ratio": {"en": "ratio", "zh": "比值"},
+    "cost_unbounded": {"en": "unbounded: the effect does not differ significantly from 0",
+                       "zh": "无界：效应与零无显著差异"},
+    "cost_harmful": {"en": "the effect points the harmful way; no cost per improvement",
+                     "zh": "效应方向为不利方向，不计算每单位改善成本"},
+    "cost_benefit_basis": {"en": "{periods} x effect a year for {years} years at {rate:.0%}",
+                           "zh": "每年 {periods} × 效应，{years} 年，贴现率 {rate:.0%}"},
+    # --- end of subgroups, dose and cost block ---
 }
 
 # Column names of the kit's tables, for display: exact names, then patterns with a number.
@@ -210,6 +381,11 @@ _COLUMNS: dict[str, dict[str, str]] = {
     "std": {"en": "sd", "zh": "标准差"},
     "min": {"en": "min", "zh": "最小值"},
     "max": {"en": "max", "zh": "最大值"},
+    # inference in the report (helper inference-in-report)
+    "family": {"en": "family", "zh": "结果变量族"},
+    "p_wild": {"en": "p, wild bootstrap", "zh": "p 值（野自助法）"},
+    "p_romano_wolf": {"en": "p, Romano-Wolf", "zh": "p 值（Romano-Wolf）"},
+    "q_sharpened": {"en": "q, sharpened", "zh": "q 值（锐化）"},
 }
 _NUMBERED: tuple[tuple[str, dict[str, str]], ...] = (
     (r"^mean_(\w+)$", {"en": "mean ({0})", "zh": "均值（{0}）"}),

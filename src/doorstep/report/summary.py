@@ -19,6 +19,15 @@ APPENDICES = (
     ("03_impact.html", "appendix_impact"),
     ("report.docx", "appendix_docx"),
     ("estimates.csv", "appendix_estimates"),
+    ("effects.xlsx", "appendix_etable_xlsx"),
+    ("effects.tex", "appendix_etable_tex"),
+    ("effects.csv", "appendix_etable_csv"),
+    ("inference.csv", "appendix_inference"),
+    ("balance_table.xlsx", "appendix_balance_xlsx"),
+    ("sample_flow.csv", "appendix_flow"),
+    ("subgroups.csv", "appendix_subgroups"),
+    ("dose_response.csv", "appendix_dose"),
+    ("cost_effectiveness.csv", "appendix_costs"),
     ("cleaning_log.csv", "appendix_log"),
     ("dropped.csv", "appendix_dropped"),
     ("instrument_codebook.csv", "appendix_codebook"),
@@ -33,6 +42,9 @@ def summary_markdown(comparison: pd.DataFrame, labels: dict[str, str],
                      headline: dict[str, str], language: str = "en") -> str:
     """State each headline effect in plain words with its 95% interval.
 
+    Family indices in ``comparison`` (outcomes named ``index_<family>``, from
+    :func:`doorstep.run.stages.estimate_effects`) follow the headline outcomes, one line each.
+
     Examples
     --------
     >>> row = pd.DataFrame({"outcome": ["y"], "estimand": ["itt"], "estimate": [120.0],
@@ -42,7 +54,9 @@ def summary_markdown(comparison: pd.DataFrame, labels: dict[str, str],
     True
     """
     lines = []
-    for outcome in headline.values():
+    indices = [name for name in dict.fromkeys(comparison["outcome"])
+               if str(name).startswith("index_") and name not in headline.values()]
+    for outcome in [*headline.values(), *indices]:
         for _, row in comparison[comparison["outcome"] == outcome].iterrows():
             line = "- " + text("summary_line", language,
                                outcome=labels.get(outcome, outcome),
@@ -101,6 +115,28 @@ def codebook_table(path, language: str = "en") -> pd.DataFrame:
     present = {old: new for old, new in columns.items() if old in codebook.columns}
     table = codebook[list(present)].rename(columns=present)
     return table.rename(columns=lambda name: text(f"codebook_{name}", language))
+
+
+def variable_labels(codebook_path, language: str = "en",
+                    labels: dict[str, str] | None = None) -> dict[str, str]:
+    """Each variable's label in ``language``: the instrument codebook's, then ``labels`` over it.
+
+    ``codebook_path`` is the CSV written by :func:`doorstep.instrument.write_codebook`;
+    ``labels`` (the config's outcome labels) win where both name a variable.
+
+    Examples
+    --------
+    >>> import io
+    >>> csv = io.StringIO("name,label::en\\nage,Age in years\\nvillage,\\n")
+    >>> variable_labels(csv, "en", {"income": "Income"})
+    {'age': 'Age in years', 'income': 'Income'}
+    """
+    codebook = pd.read_csv(codebook_path, dtype=str, keep_default_na=False)
+    column = f"label::{language}"
+    found = {} if column not in codebook.columns else {
+        name: label for name, label in zip(codebook["name"], codebook[column], strict=True)
+        if label}
+    return {**found, **(labels or {})}
 
 
 def appendix_links(language: str = "en",

@@ -9,6 +9,7 @@ from matplotlib.figure import Figure
 from doorstep.report.i18n import TEXTS, text, use_language_fonts
 
 TRUTH_COLUMNS = ("outcome", "estimand", "value")
+INFERENCE_P_COLUMNS = ("p_wild", "p_romano_wolf", "q_sharpened")
 
 
 def estimand_name(estimand: str, language: str, form: str = "short") -> str:
@@ -40,15 +41,18 @@ def compare_with_truth(
     Returns
     -------
     pandas.DataFrame
-        The headline rows with ``true_effect`` and ``covered`` added.
+        The headline rows with ``true_effect`` and ``covered`` added. Rows without a true
+        effect (a family index, an estimand the simulator does not plant) are kept with a
+        missing ``true_effect`` and ``covered`` (a nullable boolean, never False).
 
     Examples
     --------
-    >>> est = pd.DataFrame({"outcome": ["y"], "estimand": ["itt"], "estimate": [1.9],
-    ...                     "conf_low": [1.0], "conf_high": [2.8]})
+    >>> est = pd.DataFrame({"outcome": ["y", "index_f"], "estimand": ["itt", "itt"],
+    ...                     "estimate": [1.9, 0.2], "conf_low": [1.0, 0.1],
+    ...                     "conf_high": [2.8, 0.3]})
     >>> compare_with_truth(est, [{"outcome": "y", "estimand": "itt", "value": 2.0}])[
     ...     "covered"].tolist()
-    [True]
+    [True, <NA>]
     """
     truth = pd.DataFrame(truth_effects)
     for column in ("subgroup", "group", "event_time"):
@@ -56,9 +60,8 @@ def compare_with_truth(
             truth = truth[truth[column].isna()]
     truth = truth.loc[:, list(TRUTH_COLUMNS)].rename(columns={"value": "true_effect"})
     out = headline.merge(truth, on=["outcome", "estimand"], how="left", validate="many_to_one")
-    out["covered"] = (out["conf_low"] <= out["true_effect"]) & (
-        out["true_effect"] <= out["conf_high"]
-    )
+    covered = (out["conf_low"] <= out["true_effect"]) & (out["true_effect"] <= out["conf_high"])
+    out["covered"] = covered.astype("boolean").mask(out["true_effect"].isna())
     return out
 
 
@@ -78,6 +81,12 @@ def format_p_value(p_value: float) -> str:
 def format_effect_table(comparison: pd.DataFrame, labels: dict[str, str],
                         digits: int = 2, language: str = "en") -> pd.DataFrame:
     """A readable table of effects: estimate with its 95% CI, p-value, N, truth, coverage.
+
+    When ``comparison`` has the columns of the primary estimand's inference (``p_wild``,
+    ``p_romano_wolf``, ``q_sharpened``, from :func:`doorstep.run.stages.estimate_effects`), the
+    table shows four p-value columns (cluster-robust, wild bootstrap, Romano-Wolf, sharpened q;
+    empty where not computed) and ``table.attrs["note"]`` holds the sentence saying what each
+    is (also :func:`effect_table_note`). Otherwise the table is as before: one p-value column.
 
     Examples
     --------
@@ -105,11 +114,39 @@ def format_effect_table(comparison: pd.DataFrame, labels: dict[str, str],
         words("n"): comparison["n_obs"].astype("Int64"),
         words("clusters"): comparison["n_clusters"].astype("Int64"),
     })
+    with_inference = set(INFERENCE_P_COLUMNS) <= set(comparison.columns)
+    if with_inference:
+        table = table.rename(columns={words("p_value"): words("inference_p_cluster")})
+        position = table.columns.get_loc(words("inference_p_cluster")) + 1
+        for offset, column in enumerate(INFERENCE_P_COLUMNS):
+            table.insert(position + offset, words(f"inference_{column}"),
+                         comparison[column].map(format_p_value).to_numpy())
     if "true_effect" in comparison.columns:
         table[words("true_effect")] = comparison["true_effect"].map(number)
-        table[words("covers")] = comparison["covered"].map({True: words("yes"),
-                                                            False: words("no")})
-    return table.reset_index(drop=True)
+        table[words("covers")] = [
+            "" if pd.isna(value) else words("yes") if value else words("no")
+            for value in comparison["covered"]
+        ]
+    table = table.reset_index(drop=True)
+    if with_inference:
+        table.attrs["note"] = effect_table_note(comparison, language)
+    return table
+
+
+def effect_table_note(comparison: pd.DataFrame, language: str = "en") -> str:
+    """What each p-value column of :func:`format_effect_table` is, in ``language``.
+
+    The number of bootstrap draws is read from a ``reps`` column when there is one.
+
+    Examples
+    --------
+    >>> effect_table_note(pd.DataFrame({"reps": [9999]}), "en").split(".")[0]
+    'p, cluster-robust: analytic, clustered by village'
+    """
+    reps = comparison["reps"].dropna() if "reps" in comparison.columns else pd.Series(
+        dtype=float)
+    count = f"{int(reps.max()):,}" if len(reps) else "9,999"
+    return text("inference_note", language, reps=count)
 
 
 def effect_figure(comparison: pd.DataFrame, labels: dict[str, str], *,
@@ -138,8 +175,10 @@ def effect_figure(comparison: pd.DataFrame, labels: dict[str, str], *,
             axis.plot([row["true_effect"]], [0], "x", color="#c0392b", markersize=10,
                       markeredgewidth=2, label=text("legend_truth", language))
         axis.axvline(0, color="grey", linestyle="--", linewidth=0.8)
-        low = min(row["conf_low"], row.get("true_effect", row["conf_low"]), 0)
-        high = max(row["conf_high"], row.get("true_effect", row["conf_high"]), 0)
+        truth = row.get("true_effect")
+        truth = [] if truth is None or pd.isna(truth) else [truth]
+        low = min(row["conf_low"], *truth, 0)
+        high = max(row["conf_high"], *truth, 0)
         margin = 0.08 * (high - low or 1)
         axis.set_xlim(low - margin, high + margin)
         axis.set_yticks([])
