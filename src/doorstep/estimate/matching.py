@@ -30,6 +30,16 @@ Conventions (MatchIt 4, ``method = "nearest"``):
   without replacement, HC1 with replacement, or clustered by ``cluster=`` when given: the
   procedure of MatchIt's vignette "Estimating Effects After Matching" (there with
   ``sandwich::vcovCL``, CR1; we use t(G-1), or t(N-K) for HC1).
+* Covariate adjustment (``adjust_covariates=True``): the same weighted regression with the
+  matching covariates, centred at their weighted means in the focal arm, and their interactions
+  with the treatment, so that the coefficient of the treatment is the ATT (ATC) also when the
+  effect varies with the covariates (MatchIt's vignette's g-computation; Abadie and Spiess 2022,
+  "Robust post-matching inference", for the clustered-by-pair standard errors). Without it the
+  pair-clustered standard error ignores that the propensity score was estimated, which makes it
+  conservative when a covariate of the score also drives the outcome (Abadie and Imbens 2016:
+  in ``tests/test_monte_carlo.py``, 98% coverage of nominal 95% intervals, standard error 0.155
+  against a sampling SD of 0.121); adjusting removes that part of the variance from both the
+  estimate and its standard error (95.6% coverage, SE 0.110 against SD 0.107 there).
 """
 
 from __future__ import annotations
@@ -160,6 +170,43 @@ def _greedy(
     return matches
 
 
+def _adjusted_design(
+    work: pd.DataFrame,
+    matrix: np.ndarray,
+    names: Sequence[str],
+    focal: np.ndarray,
+    estimand: str,
+) -> tuple[pd.DataFrame, list[str], list[str]]:
+    """The regression of the covariate-adjusted effect: columns, regressors and term names.
+
+    Covariates are centred at their weighted means in the focal arm, so that the coefficient of
+    the treatment, with treatment x covariate interactions, is the effect in the focal arm.
+
+    Examples
+    --------
+    >>> work = pd.DataFrame({"outcome": [1.0, 2, 3, 4], "treated": [1.0, 1, 0, 0],
+    ...                      "weight": [1.0, 1, 1, 1]})
+    >>> frame, regressors, terms = _adjusted_design(
+    ...     work, np.array([[1.0], [3.0], [0.0], [2.0]]), ["x"], np.array([True, True, False,
+    ...     False]), "ATT")
+    >>> frame["covariate_0"].tolist(), regressors[0], terms
+    ([-1.0, 1.0, -2.0, 0.0], 'treated', ['ATT', 'x', 'ATT:x'])
+    """
+    frame = work.copy()
+    weights = frame["weight"].to_numpy()
+    treated = frame["treated"].to_numpy()
+    centres = np.average(matrix[focal], axis=0, weights=weights[focal])
+    regressors, terms = ["treated"], [estimand]
+    for position in range(len(names)):
+        centred = matrix[:, position] - centres[position]
+        frame[f"covariate_{position}"] = centred
+        frame[f"interaction_{position}"] = treated * centred
+    regressors += [f"covariate_{position}" for position in range(len(names))]
+    regressors += [f"interaction_{position}" for position in range(len(names))]
+    terms += list(names) + [f"{estimand}:{name}" for name in names]
+    return frame, regressors, terms
+
+
 def nearest_neighbor_match(
     data: pd.DataFrame,
     treatment: str,
@@ -173,6 +220,7 @@ def nearest_neighbor_match(
     estimand: str = "ATT",
     outcome: str | None = None,
     cluster: str | None = None,
+    adjust_covariates: bool = False,
 ) -> MatchResult:
     """Greedy k:1 nearest-neighbour matching, MatchIt-style, with balance and the ATT.
 
@@ -202,6 +250,12 @@ def nearest_neighbor_match(
         When given, the effect is estimated in the matched sample.
     cluster : str, optional
         Cluster column for the effect's standard error (instead of subclass).
+    adjust_covariates : bool, default False
+        Estimate the effect by the weighted regression of the outcome on the treatment, the
+        covariates centred at their focal-arm means, and their interactions (see the module
+        docstring); the extra terms are reported as ``<covariate>`` and
+        ``<estimand>:<covariate>``. Advised: the standard error then reflects the matched
+        design, not the noise of covariates that the score balances only on average.
 
     Returns
     -------
@@ -225,6 +279,8 @@ def nearest_neighbor_match(
         raise ConfigError(f"ratio must be a positive whole number, found {ratio!r}")
     if not isinstance(replace, bool):
         raise ConfigError(f"replace must be True or False, found {replace!r}")
+    if not isinstance(adjust_covariates, bool):
+        raise ConfigError(f"adjust_covariates must be True or False, found {adjust_covariates!r}")
     if caliper is not None:
         if isinstance(caliper, bool) or not isinstance(caliper, int | float) or caliper <= 0:
             raise ConfigError(f"caliper must be a positive number of SDs, found {caliper!r}")
@@ -375,21 +431,29 @@ def nearest_neighbor_match(
                 "weight": weights[in_match],
             }
         )
+        regressors = ["treated"]
+        terms = [estimand]
+        if adjust_covariates:
+            work, regressors, terms = _adjusted_design(
+                work, matrix[in_match], names, focal[in_match], estimand
+            )
         if cluster_codes is not None:
             work["cluster"] = cluster_codes[rows][in_match]
-            result = regress(work, "outcome", ["treated"], weights="weight", cluster="cluster")
+            result = regress(work, "outcome", regressors, weights="weight", cluster="cluster")
             label = result.inference.replace("(cluster)", f"({cluster})")
         elif not replace:
             work["cluster"] = subclass[in_match]
-            result = regress(work, "outcome", ["treated"], weights="weight", cluster="cluster")
+            result = regress(work, "outcome", regressors, weights="weight", cluster="cluster")
             label = result.inference.replace("(cluster)", "(matched subclass)")
         else:
-            result = regress(work, "outcome", ["treated"], weights="weight", vcov="hc1")
+            result = regress(work, "outcome", regressors, weights="weight", vcov="hc1")
             label = result.inference
+        if adjust_covariates:
+            label += ", covariate-adjusted"
         effect = EstimationResult(
             outcome=outcome,
             estimator="nearest_neighbor_match",
-            terms=(estimand, "intercept"),
+            terms=(*terms, "intercept"),
             coefficients=result.coefficients,
             covariance=result.covariance,
             n_obs=result.n_obs,
@@ -403,6 +467,7 @@ def nearest_neighbor_match(
                 "ratio": int(ratio),
                 "replace": replace,
                 "caliper": caliper,
+                "adjust_covariates": adjust_covariates,
             },
         )
     return MatchResult(
