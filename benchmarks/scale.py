@@ -1,9 +1,13 @@
-"""Scale benchmark: read -> clean -> measures -> estimate on a programme of 100,000 households.
+"""Scale benchmark: read -> clean -> measures -> estimate -> report on 100,000 households.
 
 The caring-mothers programme is simulated once at the demo size; three of its CSV rounds
 (Kobo UTF-8, GBK, Kobo) are tiled to ``N`` rows each with fresh unit and record ids (villages,
 and so clusters and the roll-out, are kept), and the chain of ``doorstep.run.stages`` runs on
-them: ``read_sources``, ``clean_sources``, ``build_analysis_data``, ``estimate_effects``. Each
+them: ``read_sources``, ``clean_sources``, ``build_analysis_data``, ``estimate_effects`` (with
+its 9,999-draw village multiplier bootstrap, Romano-Wolf and family indices), then ``report``:
+subgroup effects, the standardised effects, the effect table, etable in four formats, the
+coefficient, event-study and forest figures and the Word document, as ``04_report`` draws them
+(the dose-response section is left out: the tiled rounds have no matching visit log). Each
 stage runs in its own process (its input loaded from a pickle written by the stage before), so
 the peak memory printed is that stage's own; time excludes loading the input.
 
@@ -38,7 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PROGRAMME = "caring_mothers"
 ROUNDS = (("round1_kobo.csv", 1), ("round3_gbk.csv", 2), ("round4_kobo.csv", 3))  # cohorts 2, 3
 ID_COLUMNS = ("child_id", "_uuid", "_id", "_index", "meta/instanceID", "KEY", "instanceID")
-STAGES = ("read", "clean", "measures", "estimate")
+STAGES = ("read", "clean", "measures", "estimate", "report")
 
 
 def _read_round(path: Path) -> tuple[pd.DataFrame, str, str]:
@@ -86,11 +90,39 @@ def make_project(folder: Path, base_raw: Path, rows: int) -> Path:
                          for name, number in ROUNDS]
     config["round_labels"] = {number: f"round {number}" for _, number in ROUNDS}
     config.pop("truth", None)
+    config.pop("dose", None)
     config["fieldwork"] = {k: v for k, v in (config.get("fieldwork") or {}).items()
                            if k != "key_file"}
     (survey / "evaluation.yaml").write_text(yaml.safe_dump(config, allow_unicode=True),
                                             encoding="utf-8")
     return survey / "evaluation.yaml"
+
+
+def draw_report(config, analysis: pd.DataFrame, impact, folder: Path) -> None:
+    """What ``04_report`` computes and draws from a run's estimates, written to ``folder``."""
+    from doorstep import report
+    from doorstep.run import stages
+
+    folder.mkdir(exist_ok=True)
+    language, labels = config.language, config.labels
+    report.use_language_fonts(language)
+    headline = impact.headline
+    subgroups = stages.subgroup_effects(config, analysis)
+    control_sd = stages.control_standard_deviation(
+        config, stages.add_family_indices(config, analysis))
+    effects_table = report.format_effect_table(headline, labels, language=language)
+    effects_etable = report.etable(headline, labels, language)
+    report.write_etable(effects_etable, folder / "effects")
+    figures = {
+        "effects": report.effect_figure(headline, labels, language=language),
+        "coefficients": report.coefficient_figure(
+            report.standardise_effects(headline, control_sd), None, labels, language),
+        "event_study": report.event_study_figure(impact.event_study, labels, language),
+        "subgroups": report.forest_figure(subgroups, labels, language),
+    }
+    report.write_docx(folder / "report.docx", config.title_text, [
+        report.Section(name, table=effects_table if name == "effects" else None, figure=figure)
+        for name, figure in figures.items()])
 
 
 def run_stage(stage: str, config_path: str, work: str) -> dict:
@@ -100,7 +132,8 @@ def run_stage(stage: str, config_path: str, work: str) -> dict:
 
     config = load_config(config_path)
     folder = Path(work)
-    inputs = {"clean": "read.pkl", "measures": "clean.pkl", "estimate": "measures.pkl"}
+    inputs = {"clean": "read.pkl", "measures": "clean.pkl", "estimate": "measures.pkl",
+              "report": "estimate.pkl"}
     loaded = pickle.loads((folder / inputs[stage]).read_bytes()) if stage in inputs else None
     started = time.perf_counter()
     if stage == "read":
@@ -113,11 +146,15 @@ def run_stage(stage: str, config_path: str, work: str) -> dict:
     elif stage == "measures":
         output = stages.build_analysis_data(config, loaded)
         rows = len(output)
-    else:
-        output = stages.estimate_effects(config, loaded)
+    elif stage == "estimate":
+        output = (loaded, stages.estimate_effects(config, loaded))
         rows = len(loaded)
+    else:
+        analysis, impact = loaded
+        rows = len(analysis)
+        draw_report(config, analysis, impact, folder / "report")
     seconds = time.perf_counter() - started
-    if stage != "estimate":
+    if stage != "report":
         (folder / f"{stage}.pkl").write_bytes(pickle.dumps(output))
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"stage": stage, "seconds": round(seconds, 2), "peak_mb": round(peak_mb), "rows": rows}
