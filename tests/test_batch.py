@@ -16,8 +16,10 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -186,6 +188,11 @@ def test_a_failing_run_does_not_stop_the_others(killed):
     assert rows[1]["error"].startswith("RunError: 03_impact.ipynb failed in cell")
     assert "planted failure for seed 2" in rows[1]["error"]
     assert ".failed" in rows[1]["folder"]
+    # the notebook is written once, at the end or at the failing cell: the failure is kept
+    kept = nbformat.read(os.path.join(rows[1]["folder"], "notebooks", "03_impact.ipynb"), 4)
+    errors = [output for cell in kept.cells for output in cell.get("outputs", [])
+              if output.get("output_type") == "error"]
+    assert [error["evalue"] for error in errors] == ["planted failure for seed 2"]
 
 
 def test_stale_reason_names_what_changed(project, killed):
@@ -225,3 +232,35 @@ def test_a_second_batch_on_the_same_folder_is_refused(project):
         run_batch(path, workers=1, progress=False)
 
 
+
+
+def test_kernels_get_a_lasting_matplotlib_cache_only_when_the_default_cannot_be_written(
+        project, tmp_path, monkeypatch):
+    """Without a writable cache folder each kernel would rebuild matplotlib's font list."""
+    from doorstep.run import runner
+
+    monkeypatch.delenv("MPLCONFIGDIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "writable"))
+    assert runner._matplotlib_cache_dir() is None
+    blocked = tmp_path / "a_file"
+    blocked.write_text("not a folder")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocked / "cache"))
+    lasting = runner._matplotlib_cache_dir()
+    assert lasting is not None and lasting.parent == Path(tempfile.gettempdir())
+    monkeypatch.setenv("MPLCONFIGDIR", str(tmp_path / "chosen"))
+    assert runner._matplotlib_cache_dir() is None  # the user's choice wins
+    monkeypatch.delenv("MPLCONFIGDIR")
+
+    notebook = tmp_path / "environment.ipynb"
+    cell = nbformat.v4.new_code_cell(
+        "import os, pathlib\n"
+        "pathlib.Path('seen.txt').write_text(os.environ.get('MPLCONFIGDIR', 'unset'))")
+    content = nbformat.v4.new_notebook(cells=[cell])
+    content.metadata["kernelspec"] = {"name": "python3", "language": "python",
+                                      "display_name": "Python 3"}
+    nbformat.write(content, notebook)
+    runner._execute(notebook, tmp_path / "executed.ipynb", {}, "python3",
+                    log=tmp_path / "kernels.log")
+    assert (tmp_path / "seen.txt").read_text() == str(lasting)
+    assert "MPLCONFIGDIR" not in os.environ  # restored after the kernel's run
+    assert nbformat.read(tmp_path / "executed.ipynb", 4).cells[0]["execution_count"] == 1

@@ -14,10 +14,12 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 
@@ -94,16 +96,61 @@ def _versions() -> dict[str, str]:
     return versions
 
 
-def _to_html(notebook: Path, target: Path, *, show_code: bool) -> None:
-    import nbformat
+@lru_cache(maxsize=2)
+def _html_exporter(show_code: bool):
+    """One HTML exporter per setting for the whole process: building one loads its templates."""
     from nbconvert import HTMLExporter
 
     exporter = HTMLExporter(template_name="lab")
     exporter.exclude_input = not show_code
     exporter.exclude_input_prompt = True
     exporter.exclude_output_prompt = True
-    body, _ = exporter.from_notebook_node(nbformat.read(notebook, as_version=4))
+    return exporter
+
+
+def _to_html(notebook: Path, target: Path, *, show_code: bool) -> None:
+    import nbformat
+
+    body, _ = _html_exporter(show_code).from_notebook_node(nbformat.read(notebook, as_version=4))
     target.write_text(body, encoding="utf-8")
+
+
+def _matplotlib_cache_dir() -> Path | None:
+    """A lasting folder for matplotlib's font cache when its default one cannot be written.
+
+    Without a writable config folder (a read-only or missing HOME: CI containers, cluster
+    workers), matplotlib builds its font list again in a new temporary folder in every kernel,
+    which costs about a second per notebook. Returns None when ``MPLCONFIGDIR`` is set or the
+    default folder (``$XDG_CACHE_HOME/matplotlib`` or ``~/.cache/matplotlib``) is writable.
+    """
+    if os.environ.get("MPLCONFIGDIR"):
+        return None
+    cache_home = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"),
+                                                                    ".cache")
+    default = Path(cache_home) / "matplotlib"
+    existing = next((folder for folder in (default, *default.parents) if folder.exists()), None)
+    if existing is not None and existing.is_dir() and os.access(existing, os.W_OK | os.X_OK):
+        return None
+    user = os.getuid() if hasattr(os, "getuid") else "user"
+    return Path(tempfile.gettempdir()) / f"doorstep-matplotlib-{user}"
+
+
+@contextmanager
+def _kernel_environment() -> Iterator[None]:
+    """Environment variables the kernels of a run inherit, set for a while and then restored."""
+    cache = _matplotlib_cache_dir()
+    if cache is None:
+        yield
+        return
+    cache.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if hasattr(os, "getuid") and cache.stat().st_uid != os.getuid():  # not ours: leave it
+        yield
+        return
+    os.environ["MPLCONFIGDIR"] = str(cache)
+    try:
+        yield
+    finally:
+        os.environ.pop("MPLCONFIGDIR", None)
 
 
 @contextmanager
@@ -132,11 +179,14 @@ def _execute(notebook: Path, executed: Path, parameters: dict[str, object], kern
     from papermill.exceptions import PapermillExecutionError
 
     try:
-        with _stderr_to(log):
+        with _stderr_to(log), _kernel_environment():
+            # the executed notebook is written once, at the end or at the failing cell: the
+            # same file as papermill's default of writing it before and after every cell,
+            # which costs a JSON dump of the whole notebook (figures included) per write
             papermill.execute_notebook(
                 str(notebook), str(executed), parameters=parameters, kernel_name=kernel_name,
                 cwd=str(notebook.parent), progress_bar=False, log_output=False,
-                report_mode=False,
+                report_mode=False, request_save_on_cell_execute=False,
             )
     except PapermillExecutionError as error:
         raise RunError(
