@@ -434,3 +434,113 @@ def test_collinear_and_absorbed_regressors_are_named(panel):
 def test_non_numeric_regressor_is_explained(panel):
     with pytest.raises(EstimationError, match=r"'firm'.*numeric"):
         regress(panel, "invest", ["firm"])
+
+
+# -- fast paths: within transformation, grouping codes, rank screen ---------------------------
+def _dummy_residuals(matrix, factor_codes, weights):
+    """Independent reference: weighted least squares on explicit dummies, residuals."""
+    dummies = np.column_stack(
+        [np.ones(len(weights))]
+        + [np.eye(codes.max() + 1)[codes][:, 1:] for codes in factor_codes]
+    )
+    root = np.sqrt(weights)
+    fitted = dummies @ np.linalg.lstsq(dummies * root[:, None], matrix * root[:, None],
+                                       rcond=None)[0]
+    return matrix - fitted
+
+
+@pytest.mark.parametrize("n_columns", [4, 20])  # column by column, or the whole matrix at once
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("n_factors", [1, 2, 3])
+def test_within_transformation_equals_dummy_regression(weighted, n_factors, n_columns):
+    from doorstep.estimate import _within
+
+    rng = np.random.default_rng(n_factors)
+    n = 600
+    codes = [rng.integers(0, levels, n) for levels in (40, 7, 5)[:n_factors]]
+    codes = [np.unique(code, return_inverse=True)[1] for code in codes]
+    weights = rng.uniform(0.5, 2.0, n) if weighted else np.ones(n)
+    matrix = rng.normal(size=(n, n_columns)) + codes[0][:, None] * 0.3
+    original = matrix.copy()
+    result = _within.demean(matrix, [(code, code.max() + 1) for code in codes], weights)
+    np.testing.assert_allclose(result, _dummy_residuals(matrix, codes, weights), atol=1e-9)
+    np.testing.assert_array_equal(matrix, original)  # a new array unless overwrite=True
+
+
+def test_balanced_panel_takes_one_exact_sweep():
+    from doorstep.estimate import _within
+
+    rng = np.random.default_rng(3)
+    unit, period = np.repeat(np.arange(50), 4), np.tile(np.arange(4), 50)
+    factors = [(unit, 50), (period, 4)]
+    assert _within._projections_commute(factors)
+    assert not _within._projections_commute([(unit[1:], 50), (period[1:], 4)])
+    matrix = rng.normal(size=(200, 3))
+    frame = pd.DataFrame(matrix).assign(unit=unit, period=period)
+    exact = (matrix - frame.groupby("unit")[[0, 1, 2]].transform("mean").to_numpy()
+             - frame.groupby("period")[[0, 1, 2]].transform("mean").to_numpy()
+             + matrix.mean(axis=0))
+    np.testing.assert_allclose(_within.demean(matrix, factors, np.ones(200)), exact, atol=1e-12)
+
+
+def test_group_codes_give_the_same_groups_as_factorize():
+    from doorstep.estimate._checks import dense_codes, factor_codes, group_codes
+
+    rng = np.random.default_rng(4)
+    frame = pd.DataFrame({
+        "village": rng.choice([-5, 3, 17, 400, 2], 300),  # compact range: coded by value
+        "household": rng.choice([10**12, 7, 10**15], 300),  # wide range: hashed
+        "small": rng.integers(0, 4, 300).astype(np.uint8),
+        "name": rng.choice(["a", "b", "c"], 300),
+        "nullable": pd.array(rng.choice([1, 2, None], 300), dtype="Int64"),
+    })
+    for column in frame.columns:
+        ours, reference = group_codes(frame, column), factor_codes(frame, column)
+        np.testing.assert_array_equal(ours < 0, reference < 0)
+        pairs = np.unique(np.stack([ours, reference]), axis=1)
+        assert pairs.shape[1] == np.unique(ours).size == np.unique(reference).size, column
+    assert group_codes(frame, "village").max() == 4
+    sparse_codes = rng.choice([0, 3, 4, 9, 12], 100)
+    codes, count = dense_codes(sparse_codes)
+    np.testing.assert_array_equal(codes, np.unique(sparse_codes, return_inverse=True)[1])
+    assert count == 5
+
+
+@pytest.mark.parametrize("noise", [0.0, 1e-14, 1e-12, 1e-10, 1e-8, 1e-6, 1e-3])
+def test_rank_screen_agrees_with_the_singular_values(noise):
+    from doorstep.estimate.linear import _check_rank
+
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(2_000, 2))
+    third = x[:, 0] + 2 * x[:, 1] + noise * rng.normal(size=2_000)
+    matrix = np.column_stack([x, third])
+    scaled = matrix / np.sqrt((matrix**2).sum(axis=0))
+    deficient = np.linalg.matrix_rank(scaled) < 3
+    if deficient:
+        with pytest.raises(EstimationError, match="'c' is collinear with 'a', 'b'"):
+            _check_rank(matrix, ("a", "b", "c"), absorbed=False)
+    else:
+        _check_rank(matrix, ("a", "b", "c"), absorbed=False)
+    assert deficient == (noise <= 1e-12)  # both verdicts occur across the cases
+
+
+def test_cluster_on_the_absorbed_integer_column_with_dropped_rows(panel):
+    frame = panel.copy()
+    frame.loc[[3, 40, 41, 150], "capital"] = np.nan
+    kept = frame.dropna(subset=["capital"])
+    exog = sm.add_constant(
+        pd.concat([kept[["value", "capital"]], _dummies(kept, ["firm_code"])], axis=1)
+    )
+    reference = sm.OLS(kept["invest"], exog).fit(
+        cov_type="cluster", cov_kwds={"groups": kept["firm_code"]}, use_t=True
+    )
+    result = regress(frame, "invest", ["value", "capital"], fixed_effects="firm_code",
+                     cluster="firm_code")
+    assert result.n_obs == 216 and result.n_clusters == 11
+    assert result.extras["n_params"] == 3  # firm levels nested in the firm clusters
+    rescale = np.sqrt((216 - exog.shape[1]) / (216 - 3))
+    estimate, std_error, ref_estimate, ref_se = _by_name(
+        result, reference, {"value": "value", "capital": "capital"}
+    )
+    np.testing.assert_allclose(estimate, ref_estimate, rtol=RTOL)
+    np.testing.assert_allclose(std_error, ref_se * rescale, rtol=RTOL)

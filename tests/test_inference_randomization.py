@@ -116,3 +116,91 @@ def test_errors():
                                 treatment="d", cluster="village", seed=1)
     with pytest.raises(ConfigError, match="strata"):
         randomization_inference(call, data=frame, treatment="d", strata="nope", seed=1)
+
+
+def _nested(seed=0, n_clusters=32, size=6, effect=0.0):
+    """Villages nested in counties nested in regions; treatment by village within county."""
+    frame = _clustered(seed=seed, n_clusters=n_clusters, size=size, effect=effect)
+    frame["county"] = frame.village % 4
+    frame["region"] = frame.county % 2
+    frame["round"] = np.tile(np.arange(size), n_clusters)  # varies within villages
+    frame["w"] = np.random.default_rng(seed).uniform(0.5, 2.0, len(frame))
+    return frame
+
+
+@pytest.mark.parametrize(
+    ("regressors", "fixed_effects", "cluster_level"),
+    [
+        (["d", "x"], (), True),  # intercept among the other regressors
+        (["d"], ("county",), True),
+        (["d", "x"], ("county", "region"), True),  # two factors, both constant in villages
+        (["d", "x"], ("county", "round"), False),  # round varies within villages: tensor path
+    ],
+)
+def test_cluster_level_path_equals_re_estimation(monkeypatch, regressors, fixed_effects,
+                                                 cluster_level):
+    from doorstep.inference import randomization as module
+
+    frame = _nested(seed=7)
+    calls = []
+    original = module._cluster_level_statistics
+    monkeypatch.setattr(module, "_cluster_level_statistics",
+                        lambda *args: calls.append(1) or original(*args))
+
+    def call(f):
+        return regress(f, "y", regressors, fixed_effects=fixed_effects, cluster="village")
+
+    fast = randomization_inference(call, data=frame, treatment="d", strata="county",
+                                   cluster="village", permutations=150, seed=2)
+    assert "vectorised" in fast.inference and bool(calls) == cluster_level
+
+    def slow_call(f):
+        return dataclasses.replace(call(f), estimator="custom")
+
+    slow = randomization_inference(slow_call, data=frame, treatment="d", strata="county",
+                                   cluster="village", permutations=150, seed=2)
+    np.testing.assert_allclose(fast.estimates, slow.estimates, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(fast.statistics, slow.statistics, rtol=1e-8)
+    assert fast.estimate == pytest.approx(call(frame).estimate, rel=1e-10)
+    assert fast.statistic == pytest.approx(call(frame).statistic, rel=1e-8)
+    assert fast.p_value == slow.p_value and fast.p_value_estimate == slow.p_value_estimate
+
+
+def test_cluster_level_path_finds_a_known_effect_and_not_a_null_one():
+    call = lambda f: regress(f, "y", ["d", "x"], fixed_effects="county", cluster="village")  # noqa: E731
+    with_effect = randomization_inference(call, data=_nested(seed=1, n_clusters=40, effect=1.5),
+                                          treatment="d", strata="county", cluster="village",
+                                          permutations=999, seed=3)
+    assert with_effect.p_value < 0.01 and with_effect.p_value_estimate < 0.01
+    # Under the sharp null the p-values of many experiments are close to uniform.
+    p_values = [
+        randomization_inference(call, data=_nested(seed=seed, n_clusters=24), treatment="d",
+                                strata="county", cluster="village", permutations=199,
+                                seed=seed).p_value
+        for seed in range(40)
+    ]
+    assert 0.0 <= np.mean(np.array(p_values) < 0.1) <= 0.25
+    assert 0.35 <= np.mean(p_values) <= 0.65
+
+
+def test_weighted_fits_are_re_estimated_and_the_weighted_cluster_path_is_exact():
+    from doorstep.inference import randomization as module
+    from doorstep.inference._design import linear_design
+
+    frame = _nested(seed=4)
+
+    def call(f):
+        return regress(f, "y", ["d", "x"], weights="w", fixed_effects="county",
+                       cluster="village")
+
+    result = randomization_inference(call, data=frame, treatment="d", strata="county",
+                                     cluster="village", permutations=60, seed=8)
+    assert "re-estimated" in result.inference  # the result does not record its weights
+    # The weighted design through the cluster-level sums, against the re-estimated fits.
+    design = linear_design(call(frame), frame, cluster="village", weights="w")
+    units = module._units(frame, "d", "county", "village")
+    assignments = module._permute(units, 60, np.random.default_rng(8))
+    estimates, statistics = module._fast_statistics(
+        design, design.terms.index("d"), assignments, units.codes, True)
+    np.testing.assert_allclose(estimates, result.estimates, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(statistics, result.statistics, rtol=1e-8)

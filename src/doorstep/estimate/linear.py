@@ -22,7 +22,7 @@ from doorstep.estimate._checks import (
     check_columns,
     check_frame,
     dense_codes,
-    factor_codes,
+    group_codes,
     numeric_column,
 )
 from doorstep.estimate.covariance import cluster_names, resolve_vcov, sandwich
@@ -31,6 +31,7 @@ from doorstep.estimate.result import EstimationResult
 __all__ = ["ancova", "difference_in_means", "regress"]
 
 INTERCEPT = "intercept"
+_GRAM_SCREEN = 1e-8
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,10 +81,14 @@ def _sample(
     keep = np.ones(len(data), dtype=bool)
     for values in arrays.values():
         keep &= ~np.isnan(values)
-    codes = [factor_codes(data, column) for column in fixed_effects]
+    coded: dict[str, np.ndarray] = {}
+    for column in (*fixed_effects, *clustering):  # a column both absorbed and clustered: once
+        if column not in coded:
+            coded[column] = group_codes(data, column)
+    codes = [coded[column] for column in fixed_effects]
     for code in codes:
         keep &= code >= 0
-    all_cluster_codes = [factor_codes(data, name) for name in clustering]
+    all_cluster_codes = [coded[name] for name in clustering]
     for codes_of_cluster in all_cluster_codes:
         keep &= codes_of_cluster >= 0
     cluster_codes = all_cluster_codes[0] if all_cluster_codes else None
@@ -104,15 +109,28 @@ def _sample(
             "no rows are left after dropping rows with missing values in "
             f"{', '.join(list(numeric) + list(fixed_effects))}"
         )
+    if n_obs == len(data):
+        # Nothing dropped: the arrays are already new copies and the factor codes dense.
+        def subset(values: np.ndarray) -> np.ndarray:
+            return values
+
+        def recode(values: np.ndarray) -> tuple[np.ndarray, int]:
+            return values, int(values.max()) + 1
+    else:
+        def subset(values: np.ndarray) -> np.ndarray:
+            return values[keep]
+
+        def recode(values: np.ndarray) -> tuple[np.ndarray, int]:
+            return dense_codes(values[keep])
     return _Sample(
-        numeric={column: values[keep] for column, values in arrays.items()},
-        weights=weight_values[keep],
-        factors=[dense_codes(code[keep]) for code in codes],
-        clusters=dense_codes(cluster_codes[keep])[0] if cluster_codes is not None else None,
+        numeric={column: subset(values) for column, values in arrays.items()},
+        weights=subset(weight_values),
+        factors=[recode(code) for code in codes],
+        clusters=recode(cluster_codes)[0] if cluster_codes is not None else None,
         n_obs=n_obs,
         n_dropped_missing=n_missing,
         n_dropped_zero_weight=int(zero.sum()),
-        second_clusters=dense_codes(second_codes[keep])[0] if second_codes is not None else None,
+        second_clusters=recode(second_codes)[0] if second_codes is not None else None,
     )
 
 
@@ -131,20 +149,45 @@ def _check_rank(
     names: Sequence[str],
     absorbed: bool,
     original: np.ndarray | None = None,
+    *,
+    gram: np.ndarray | None = None,
 ) -> None:
     """Raise EstimationError naming a regressor that is constant or collinear with the others.
 
     ``original`` holds the columns before the within transformation; a column whose norm fell
-    below 1e-10 of its original norm has no variation within the fixed effects.
+    below 1e-10 of its original norm has no variation within the fixed effects. ``gram`` is
+    ``matrix.T @ matrix`` when the caller has it.
+
+    The rank is first screened on the Gram matrix of the columns scaled to unit norm (k x k,
+    one O(N k^2) product): when its smallest eigenvalue exceeds ``_GRAM_SCREEN`` times the
+    largest, the smallest singular value of the scaled matrix is above 1e-4 times the largest,
+    far above numpy's rank tolerance ``max(N, k) * eps``, so the matrix has full rank. Only
+    otherwise is the singular value decomposition of the N x k matrix taken, as before (at a
+    million rows it took 0.2-0.3 s of a 0.5 s regression).
+
+    Examples
+    --------
+    >>> x = np.column_stack([np.arange(5.0), np.ones(5), 2 * np.arange(5.0)])
+    >>> _check_rank(x, ("a", "intercept", "b"), absorbed=False)
+    Traceback (most recent call last):
+    ...
+    doorstep.errors.EstimationError: column 'b' is collinear with 'a', 'intercept'; drop one of them
     """
-    scale = np.sqrt((matrix**2).sum(axis=0))
-    before = np.sqrt(((matrix if original is None else original) ** 2).sum(axis=0))
+    if gram is None:
+        gram = matrix.T @ matrix
+    squares = np.diag(gram).copy()
+    scale = np.sqrt(squares)
+    before = scale if original is None else np.sqrt(np.einsum("ij,ij->j", original, original))
     for position, name in enumerate(names):
         if scale[position] <= 1e-10 * before[position] or scale[position] == 0:
             where = " within the fixed effects" if absorbed else ""
             raise EstimationError(
                 f"column {name!r} has no variation{where}; it cannot be estimated"
             )
+    eigenvalues = np.linalg.eigvalsh(gram / np.outer(scale, scale))
+    screen = max(_GRAM_SCREEN, 10.0 * matrix.shape[0] * np.finfo(float).eps)
+    if eigenvalues[0] > screen * eigenvalues[-1]:
+        return
     if np.linalg.matrix_rank(matrix / scale) < matrix.shape[1]:
         for position in range(2, matrix.shape[1] + 1):
             block = matrix[:, :position] / scale[:position]
@@ -170,18 +213,25 @@ def _fit_linear(
     weights = sample.weights
     if sample.factors:
         stacked = _within.demean(
-            np.column_stack([outcome, regressors]), sample.factors, weights, names=fixed_effects
+            stack_columns([outcome, *regressors.T]), sample.factors, weights,
+            names=fixed_effects, overwrite=True,
         )
         y, x = stacked[:, 0], stacked[:, 1:]
         n_absorbed = _absorbed_count(sample, vcov)
     else:
-        y, x = outcome, regressors
+        y, x = outcome, np.asfortranarray(regressors)
         n_absorbed = 0
-    root = np.sqrt(weights)
-    y_w = y * root
-    x_w = x * root[:, None]
-    _check_rank(x_w, names, absorbed=bool(sample.factors), original=regressors * root[:, None])
-    bread = np.linalg.inv(x_w.T @ x_w)
+    if np.all(weights == 1.0):  # OLS: the weighted space is the data itself, no copies
+        y_w, x_w, original = y, x, regressors
+    else:
+        root = np.sqrt(weights)
+        y_w = y * root
+        x_w = x * root[:, None]
+        original = regressors * root[:, None] if sample.factors else None
+    gram = x_w.T @ x_w
+    _check_rank(x_w, names, absorbed=bool(sample.factors),
+                original=original if sample.factors else None, gram=gram)
+    bread = np.linalg.inv(gram)
     coefficients = bread @ (x_w.T @ y_w)
     residuals = y_w - x_w @ coefficients
     leverage = None
@@ -249,12 +299,33 @@ def _check_keywords(fixed_effects, weights, cluster) -> tuple[str, ...]:
     return fixed
 
 
+def stack_columns(columns: Sequence[np.ndarray], *, intercept: bool = False) -> np.ndarray:
+    """N x k float64 matrix in Fortran order (each column contiguous), plus a column of ones.
+
+    Column order suits what follows: the within transformation, the cluster sums of the
+    scores and the rank check all work column by column.
+
+    Examples
+    --------
+    >>> stack_columns([np.array([1.0, 2.0])], intercept=True).tolist()
+    [[1.0, 1.0], [2.0, 1.0]]
+    """
+    n_rows = len(columns[0])
+    matrix = np.empty((n_rows, len(columns) + int(intercept)), order="F")
+    for position, column in enumerate(columns):
+        matrix[:, position] = column
+    if intercept:
+        matrix[:, -1] = 1.0
+    return matrix
+
+
 def with_intercept(matrix: np.ndarray, terms: tuple[str, ...], sample: _Sample
                    ) -> tuple[np.ndarray, tuple[str, ...]]:
     """Add the intercept column and term, unless fixed effects are absorbed (they carry it)."""
     if sample.factors:
-        return matrix, terms
-    return np.column_stack([matrix, np.ones(sample.n_obs)]), (*terms, INTERCEPT)
+        return np.asfortranarray(matrix, dtype=float), terms
+    return stack_columns(list(np.asarray(matrix, dtype=float).T), intercept=True), (
+        *terms, INTERCEPT)
 
 
 def regress(
@@ -319,8 +390,9 @@ def regress(
         raise ConfigError(f"regressors {list(names)} repeat a column or include the outcome")
     numeric = {outcome: "outcome", **dict.fromkeys(names, "regressor")}
     sample = _sample(data, numeric=numeric, fixed_effects=fixed, weights=weights, cluster=cluster)
-    matrix, terms = with_intercept(
-        np.column_stack([sample.numeric[column] for column in names]), names, sample)
+    matrix = stack_columns([sample.numeric[column] for column in names],
+                           intercept=not sample.factors)
+    terms = names if sample.factors else (*names, INTERCEPT)
     fit = _fit_linear(
         sample.numeric[outcome],
         matrix,

@@ -14,13 +14,18 @@ statistic (CR1 clustered on the randomisation clusters, HC1 without clusters, re
 the observed and every permuted assignment; robust to heterogeneous effects, Wu and Ding 2021).
 For linear estimators (``regress``, ``ancova``, ``twfe`` and friends, with the treatment as a
 plain regressor) the computation is vectorised by Frisch-Waugh-Lovell: the outcome and the other
-regressors are residualised once on the controls and absorbed effects, and with cluster-level
-assignment every permuted estimate and t statistic comes from G x G (and G x G x G) matrices of
-cluster-level products, so the cost per permutation does not grow with the number of rows
-(above 200 clusters, or with unit-level assignment, permuted treatment columns are residualised
-in blocks by matrix products instead). Any other estimator (``staggered_did``,
-``nearest_neighbor_match``...) is re-run once per permutation on a new frame. It must not import
-``doorstep.io``, ``doorstep.clean``, ``doorstep.report`` or ``doorstep.run``.
+regressors are residualised once on the controls and absorbed effects. With cluster-level
+assignment and absorbed effects constant within the clusters (randomisation strata, or none),
+every permuted estimate and t statistic is a combination of a few cluster totals computed once,
+so all permutations together cost a handful of (permutations x clusters) products, whatever the
+number of rows (after the outcome is residualised once, 1,000 permutations of 100 clusters take
+a few milliseconds). With absorbed effects that vary within clusters (unit and period effects),
+they come from G x G (and G x G x G) matrices of cluster-level products (up to 200 clusters);
+beyond that, or with unit-level assignment, permuted treatment columns are residualised in
+blocks by matrix products.
+Any other estimator (``staggered_did``, ``nearest_neighbor_match``...), or a weighted fit (its
+result does not record the weights), is re-run once per permutation on a new frame. It must not
+import ``doorstep.io``, ``doorstep.clean``, ``doorstep.report`` or ``doorstep.run``.
 """
 
 from __future__ import annotations
@@ -291,6 +296,12 @@ def _fast_statistics(
     ssc = (n_units / (n_units - 1) * (n - 1) / (n - n_params)) if clustered else n / (
         n - n_params
     )
+    if clustered and all(
+        _within.is_nested(unit_codes, n_units, codes) for codes, _ in design.factors
+    ):
+        return _cluster_level_statistics(
+            design, q_others, y_tilde, assignments, unit_codes, n_units, ssc
+        )
     if clustered and n_units <= _MAX_TENSOR_CLUSTERS:
         indicator = sparse.csr_matrix((root, (np.arange(n), unit_codes)), shape=(n, n_units))
         m_e = residualise(indicator.toarray())  # N x G: residualised weighted cluster dummies
@@ -336,6 +347,63 @@ def _fast_statistics(
         estimates[window] = beta
         statistics[window] = beta / np.sqrt(variance)
     return estimates, statistics
+
+
+def _cluster_level_statistics(
+    design: LinearDesign, q_others: np.ndarray, y_tilde: np.ndarray, assignments: np.ndarray,
+    unit_codes: np.ndarray, n_units: int, ssc: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Permuted estimates and CR1 t statistics from cluster-level sums alone (FWL).
+
+    Valid when every absorbed factor is constant within each randomisation cluster (strata
+    coarser than the clusters, or no absorbed factor). The weighted, within-transformed
+    treatment of permutation p is then ``d_i = r_i * alpha_pc - q_i' gamma_p`` for row i of
+    cluster c: ``alpha_p`` is the assignment residualised on the factors at cluster level
+    (weights: the cluster totals of the row weights), ``r`` the root weights, ``q`` an
+    orthonormal basis of the other (within-transformed) regressors and
+    ``gamma_p = sum_i r_i q_i alpha_pc``. Every sum the estimate and the cluster scores need,
+    ``sum_(i in c) d_i y~_i`` and ``sum_(i in c) d_i^2``, is then a combination of a few
+    cluster totals computed once (``W_c = sum r_i^2``, ``S_c = sum r_i q_i``,
+    ``Y_c = sum r_i y~_i``, ``R_c = sum q_i y~_i``, ``Q_c = sum q_i q_i'``), so the
+    permutations cost O(P G k^2) whatever the number of rows.
+    """
+    root = design.root_weights
+    k = q_others.shape[1]
+    pairs = [(j, m) for j in range(k) for m in range(j, k)]
+
+    def totals(columns: list[np.ndarray]) -> np.ndarray:
+        """Cluster totals of each column, G x len(columns)."""
+        result = np.zeros((n_units, len(columns)))
+        for position, values in enumerate(columns):
+            result[:, position] = np.bincount(unit_codes, weights=values, minlength=n_units)
+        return result
+
+    cluster_weight = totals([design.weights])[:, 0]
+    y_sums = totals([root * y_tilde])[:, 0]
+    s_q = totals([q_others[:, j] * root for j in range(k)])
+    r_q = totals([q_others[:, j] * y_tilde for j in range(k)])
+    q_products = totals([q_others[:, j] * q_others[:, m] for j, m in pairs])
+    alpha = assignments
+    if design.factors:
+        cluster_factors = []
+        for codes, levels in design.factors:
+            owner = np.zeros(n_units, dtype=np.int64)
+            owner[unit_codes] = codes
+            cluster_factors.append((owner, levels))
+        alpha = _within.demean(assignments.T, cluster_factors, cluster_weight).T
+    gamma = alpha @ s_q  # P x k
+    cross = alpha * y_sums[None, :] - gamma @ r_q.T  # sum_(i in c) d_i y~_i, P x G
+    quadratic = alpha**2 * cluster_weight[None, :] - 2.0 * alpha * (gamma @ s_q.T)
+    for position, (j, m) in enumerate(pairs):  # + gamma' Q_c gamma: sum_(i in c) d_i^2, P x G
+        weight = 1.0 if j == m else 2.0
+        quadratic += np.outer(weight * gamma[:, j] * gamma[:, m], q_products[:, position])
+    numerator = cross.sum(axis=1)
+    denominator = quadratic.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        estimates = numerator / denominator
+        scores = cross - estimates[:, None] * quadratic
+        variance = ssc * np.einsum("pc,pc->p", scores, scores) / denominator**2
+        return estimates, estimates / np.sqrt(variance)
 
 
 def _p_value(observed: float, distribution: np.ndarray, exact: bool) -> float:
@@ -440,9 +508,13 @@ def randomization_inference(
     )
     if fast:
         frame = data if cluster is not None else data.assign(**{_ROW_ID: np.arange(len(data))})
-        design = linear_design(result, frame, cluster=cluster or _ROW_ID, weights=None)
-        if design.n_obs != len(data):
-            fast = False  # rows dropped for missing values: map assignments row by row below
+        try:
+            design = linear_design(result, frame, cluster=cluster or _ROW_ID, weights=None)
+        except EstimationError:
+            fast = False  # e.g. a weighted fit, whose weights the result does not record
+        else:
+            if design.n_obs != len(data):
+                fast = False  # rows dropped for missing values: map assignments row by row
     if fast:
         index = design.terms.index(term)
         both = np.vstack([units.values[None, :], assignments])
