@@ -27,11 +27,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from doorstep import files
 from doorstep.clean import run as clean_run
 from doorstep.clean import write_clean_outputs
 from doorstep.errors import DoorstepError, RunError
-from doorstep.run import files
-from doorstep.run.files import write_atomic, write_csv
+from doorstep.files import write_atomic, write_csv
 from doorstep.run.locking import run_lock
 from tests.conftest import ROOT, make_project
 

@@ -22,7 +22,8 @@ from IPython.display import HTML, Markdown, display
 from doorstep import report
 from doorstep.report import text
 from doorstep.report.i18n import localise
-from doorstep.run import files, stages
+from doorstep import files
+from doorstep.run import stages
 
 pd.set_option("display.max_columns", 30)
 pd.set_option("display.width", 120)

@@ -1,4 +1,8 @@
-"""Writing a run's files: atomic and byte-reproducible.
+"""Writing Doorstep's output files: atomic and byte-reproducible.
+
+Every module that writes an output (the runner, the report's tables, the simulator) writes
+through this one module, which imports nothing of Doorstep beyond its errors and the spreadsheet
+guard, so that any layer may use it.
 
 Every file is written to a temporary name in its folder and renamed into place, so a reader
 never sees half a file. CSV floats are written with 12 significant digits so that the same

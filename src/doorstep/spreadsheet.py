@@ -2,7 +2,7 @@
 
 This module owns the one implementation of formula neutralising, shared by the flag lists
 (:mod:`doorstep.checks`), the cleaning outputs (:mod:`doorstep.clean.outputs`), the instrument
-codebook and the run's CSV files (:mod:`doorstep.run.files`). It imports nothing from Doorstep,
+codebook and the run's CSV files (:mod:`doorstep.files`). It imports nothing from Doorstep,
 so that every stage may import it.
 
 Rule

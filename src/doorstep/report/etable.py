@@ -8,8 +8,8 @@ which writes such a table as HTML, CSV, XLSX and LaTeX (booktabs), each atomical
 display tables: every cell is text in the report's language, negative numbers carry the
 typographic minus sign (U+2212) so that no spreadsheet reads a cell as a formula, and the legend
 travels in ``table.attrs["note"]``. Like the rest of :mod:`doorstep.report` it draws what it is
-given and must not import ``estimate``, ``clean`` or ``run`` (it uses the atomic writers of
-:mod:`doorstep.run.files` only inside :func:`write_etable`).
+given and must not import ``estimate``, ``clean`` or ``run``; files are written by the atomic
+writers of :mod:`doorstep.files`.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from doorstep.errors import DataError
+from doorstep.files import write_atomic, write_csv
 from doorstep.report.i18n import check_language, text
 from doorstep.report.tables import estimand_name, format_p_value
 from doorstep.spreadsheet import neutralise_frame
@@ -465,7 +466,6 @@ def write_etable(table: pd.DataFrame, stem: str | Path) -> dict[str, Path]:
     >>> sorted(paths), paths["csv"].read_text(encoding="utf-8").splitlines()[1]
     (['csv', 'html', 'tex', 'xlsx'], 'y,1.50*** (0.50)')
     """
-    from doorstep.run.files import write_atomic, write_csv  # the one atomic writer
 
     stem = Path(stem)
     flat = _flat(table)

@@ -49,7 +49,7 @@ import yaml
 
 from doorstep.config import load_config
 from doorstep.errors import ConfigError, DoorstepError, RunError
-from doorstep.run.files import write_atomic
+from doorstep.files import write_atomic
 from doorstep.run.locking import folder_lock
 from doorstep.run.params import check_parameters
 from doorstep.run.runner import CHAIN, _git_commit, find_notebooks_dir, run_evaluation

@@ -27,9 +27,9 @@ import yaml
 
 from doorstep.config import load_config
 from doorstep.errors import ConfigError, RunError
+from doorstep.files import cannot_write, write_atomic, write_json
 from doorstep.io.encoding import sha256_of
 from doorstep.report.guard import PersonalDataError, scan_run_dir
-from doorstep.run.files import cannot_write, write_atomic, write_json
 from doorstep.run.locking import run_lock
 from doorstep.run.params import check_parameters
 

@@ -2,7 +2,7 @@
 
 Notebooks stay thin: a parameters cell, then one call per step into this module, and displays.
 Each stage reads what the previous one wrote into the run directory and writes its own
-outputs there (atomically, see :mod:`doorstep.run.files`):
+outputs there (atomically, see :mod:`doorstep.files`):
 
 - ``01_fieldwork_checks``: :func:`read_sources`, :func:`fieldwork_checks`,
   :func:`save_fieldwork_outputs` -> ``fieldwork/dashboard.html`` and the flag lists;
@@ -31,6 +31,7 @@ from doorstep.config import INDEX_PREFIX, EvaluationConfig, load_config
 from doorstep.design import lottery_sample, staggered_panel
 from doorstep.errors import ConfigError, DataError, EstimationError
 from doorstep.estimate.result import wald_test
+from doorstep.files import write_csv, write_parquet
 from doorstep.inference import adjust_pvalues, romano_wolf, wild_cluster_bootstrap
 from doorstep.inference.multiple import multiplier_bootstrap, romano_wolf_from_draws
 from doorstep.instrument import Instrument, read_instrument, write_codebook
@@ -38,7 +39,6 @@ from doorstep.io import read_export, read_table
 from doorstep.measures import build_measures, get_scale, reliability
 from doorstep.measures.indices import icw_index
 from doorstep.report.i18n import text
-from doorstep.run.files import write_csv, write_parquet
 
 TIME = "round"
 ANALYSIS_FILE = "analysis.parquet"

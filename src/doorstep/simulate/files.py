@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
-import tempfile
 import zipfile
 from pathlib import Path
 
 from openpyxl import Workbook
+
+from doorstep.files import write_atomic
 
 FIXED_ZIP_TIME = (2024, 3, 1, 0, 0, 0)
 FIXED_DOCUMENT_TIME = "2024-03-01T00:00:00Z"
@@ -31,21 +31,7 @@ def write_bytes_atomic(path, data: bytes) -> Path:
     >>> write_bytes_atomic(target, b"ok").read_bytes()
     b'ok'
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
-    return path
+    return write_atomic(path, data)
 
 
 def csv_bytes(header, rows, *, encoding: str, delimiter: str = ",", line_end: str = "\n") -> bytes:
