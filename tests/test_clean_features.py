@@ -5,6 +5,7 @@ panel links, written outputs, and the invariants over every step (property-based
 from __future__ import annotations
 
 import importlib.util
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -13,7 +14,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from doorstep.clean import link_rounds, run, summarise, validate_spec, write_clean_outputs
+from doorstep.clean import (
+    link_rounds,
+    load_spec,
+    run,
+    summarise,
+    validate_spec,
+    write_clean_outputs,
+)
 from doorstep.clean.privacy import write_linking_table
 from doorstep.clean.review import PanelRule
 from doorstep.clean.values import id_card_problem
@@ -24,6 +32,7 @@ _RUN_TESTS = importlib.util.spec_from_file_location(
 _cases = importlib.util.module_from_spec(_RUN_TESTS)
 _RUN_TESTS.loader.exec_module(_cases)
 INSTRUMENT, SPEC = _cases.INSTRUMENT, _cases.SPEC
+ROOT = Path(__file__).resolve().parent.parent
 changed_cells_without_log, make_frame = _cases.changed_cells_without_log, _cases.make_frame
 
 ITEMS = [f"item_{number}" for number in range(1, 6)]
@@ -32,6 +41,40 @@ ITEMS = [f"item_{number}" for number in range(1, 6)]
 def _csv(path, rows: list[dict]):
     pd.DataFrame(rows).to_csv(path, index=False)
     return str(path)
+
+
+def test_skip_logic_blank_is_typed_not_applicable():
+    # enrolled=0 hides days missed: the given answer 3 is blanked and typed "not applicable";
+    # a relevant answer and a relevant don't-know keep theirs; a hidden -99 keeps "don't know"
+    frame = make_frame({"school_enrolled": "0", "school_days_missed": "3"},
+                       {"school_enrolled": "1", "school_days_missed": "4"},
+                       {"school_enrolled": "1", "school_days_missed": "-99"},
+                       {"school_enrolled": "0", "school_days_missed": "-99"})
+    result = run(frame, {**SPEC, "typed_missing": True}, instrument=INSTRUMENT)
+    assert result.data["school_days_missed"].isna().tolist() == [True, False, True, True]
+    reasons = result.data["school_days_missed__missing"]
+    assert reasons.iloc[0] == "not applicable"
+    assert pd.isna(reasons.iloc[1])
+    assert reasons.iloc[2:].tolist() == ["don't know", "don't know"]
+    skipped = result.log[result.log["rule"] == "skip_logic"]
+    assert skipped["unit_id"].tolist() == ["C00001"]
+    assert skipped["reason"].str.contains("not relevant").all()
+    columns = list(result.data.columns)
+    assert columns.index("school_days_missed__missing") == columns.index("school_days_missed") + 1
+    again = run(result.data, {**SPEC, "typed_missing": True}, instrument=INSTRUMENT)
+    pd.testing.assert_frame_equal(result.data, again.data)
+    assert again.log.empty
+    without = run(frame, {**SPEC, "typed_missing": False}, instrument=INSTRUMENT)
+    assert "school_days_missed__missing" not in without.data.columns
+
+
+def test_skip_logic_companion_created_when_no_missing_code():
+    frame = make_frame({"school_enrolled": "0", "school_days_missed": "3"},
+                       {"school_enrolled": "1", "school_days_missed": "4"})
+    result = run(frame, {**SPEC, "typed_missing": True}, instrument=INSTRUMENT)
+    reasons = result.data["school_days_missed__missing"]
+    assert reasons.iloc[0] == "not applicable" and pd.isna(reasons.iloc[1])
+    assert str(reasons.dtype) == "str"
 
 
 def test_typed_missing_keeps_reasons_and_data_sees_nan():
@@ -179,6 +222,50 @@ def test_pseudonyms_keyed_stable_and_key_never_shown(tmp_path, monkeypatch):
     assert again.log.empty
     monkeypatch.setenv("DOORSTEP_PII_KEY", "other-key-" * 4)
     assert run(frame, spec, instrument=INSTRUMENT).data["child_name"].iloc[0] != names[0]
+
+
+@pytest.mark.parametrize("programme", ["caring_mothers", "skills_workshops"])
+def test_demo_specs_pseudonymise_linking_columns_and_drop_id_cards(programme):
+    spec = load_spec(ROOT / "surveys" / programme / "cleaning.yaml")
+    names = [name for name in spec.personal if name.endswith("_name")]
+    assert names and set(spec.pii.pseudonymise) == {*names, "phone"}
+    assert set(spec.pii.drop) == {"id_card", "address"} and dict(spec.pii.gps) == {"gps": 2}
+    assert spec.pii.key_file.resolve() == (ROOT / "data" / ".doorstep_demo_key").resolve()
+    assert spec.pii.demo_key and spec.pii.key_env == "DOORSTEP_PII_KEY"
+    handled = {*spec.pii.pseudonymise, *spec.pii.drop, *spec.pii.gps}
+    assert set(spec.personal) <= handled, "a personal column would be dropped unannounced"
+
+
+def test_demo_spec_pseudonyms_stable_across_runs_and_keyed(tmp_path, monkeypatch):
+    monkeypatch.delenv("DOORSTEP_PII_KEY", raising=False)
+    demo = load_spec(ROOT / "surveys" / "caring_mothers" / "cleaning.yaml")
+    spec = replace(demo, pii=replace(demo.pii, key_file=tmp_path / "key"))
+    frame = make_frame(
+        {"child_name": "王小明", "caregiver_name": "李红", "phone": "13912345678",
+         "id_card": "11010519491231002X", "address": "金丝雀县测试街道99号"},
+        {"child_name": "王小明", "caregiver_name": "张丽", "phone": "13812345678"},
+    ).assign(gps=["30.044986 122.113341 4.0 17.4", None])
+    first = run(frame, spec, instrument=INSTRUMENT)
+    key = (tmp_path / "key").read_text()
+    second = run(frame, spec, instrument=INSTRUMENT)
+    data = first.data
+    pd.testing.assert_frame_equal(data, second.data)  # same key file: same pseudonyms
+    assert data["child_name"].iloc[0] == data["child_name"].iloc[1]  # links the same child
+    assert data["caregiver_name"].iloc[0] != data["caregiver_name"].iloc[1]
+    for column in ("child_name", "caregiver_name", "phone"):
+        assert data[column].str.fullmatch(r"pid_[0-9a-f]{16}").all()
+    assert "id_card" not in data.columns and "address" not in data.columns
+    assert data["gps"].iloc[0] == "30.04 122.11"
+    written = write_clean_outputs(first, tmp_path / "out")
+    text = "".join(path.read_bytes().decode("utf-8", "replace")
+                   for path in (tmp_path / "out").rglob("*") if path.is_file())
+    for secret in (key.strip(), "王小明", "李红", "13912345678", "11010519491231002X",
+                   "金丝雀县", "30.044986"):
+        assert secret not in text, secret
+    assert written
+    monkeypatch.setenv("DOORSTEP_PII_KEY", "another-key-" * 4)  # the variable wins
+    keyed = run(frame, spec, instrument=INSTRUMENT).data
+    assert keyed["child_name"].iloc[0] != data["child_name"].iloc[0]
 
 
 def test_missing_key_is_a_clear_config_error(monkeypatch):

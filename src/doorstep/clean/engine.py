@@ -25,7 +25,8 @@ Order of steps
 7. ``money_*``          amounts read in yuan, monthly amounts that are annual divided by 12;
 8. ``type_*``           types from the instrument (numbers, numeric codes, dates);
 9. ``constraint``       the instrument's hard constraints;
-10. ``skip_logic``      answers hidden by ``relevant`` set missing;
+10. ``skip_logic``      answers hidden by ``relevant`` set missing (``not applicable`` in
+                        ``<var>__missing`` with ``typed_missing``);
 11. ``other_specify`` / ``correction`` the recode table and the corrections file re-applied;
 12. ``outlier`` / ``outlier_winsorised`` and ``straight_lining`` review rules;
 13. option columns      ``<var>__<code>`` 0/1 columns for select_multiple (derived, no log);
@@ -281,7 +282,8 @@ def _steps(spec: CleaningSpec, instrument: Instrument | None, plan: _Plan,
         )
     if spec.skip_logic:
         plan_steps.append(
-            ("skip_logic", lambda f: steps.apply_skip_logic(f, steps.SkipLogicRule(relevant)))
+            ("skip_logic", lambda f: steps.apply_skip_logic(
+                f, steps.SkipLogicRule(relevant, companion=spec.typed_missing)))
         )
     plan_steps += [
         ("other_specify", lambda f: records.recode_other_specify(
@@ -335,16 +337,15 @@ def _trace(frame: pd.DataFrame, spec: CleaningSpec) -> pd.DataFrame:
 def _attach(entries: pd.DataFrame, trace: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
     if entries.empty:
         return pd.DataFrame({name: pd.Series(dtype=object) for name in columns})
-    labels = entries["row"]
-    known = labels.notna() & labels.isin(trace.index)
-    attached = pd.DataFrame(index=entries.index)
+    # one lookup of the row labels serves every trace column; unknown labels read None
+    positions = trace.index.get_indexer(pd.Index(entries["row"].to_numpy(dtype=object)))
+    attached = {}
     for name in trace.columns:
-        values = pd.Series(None, index=entries.index, dtype=object)
-        if known.any():
-            values.loc[known] = trace[name].reindex(labels[known]).to_numpy()
-        attached[name] = values
-    merged = pd.concat([attached, entries.drop(columns="row")], axis=1)
-    return merged[list(columns)].reset_index(drop=True)
+        values = np.append(trace[name].to_numpy(dtype=object), None)
+        attached[name] = pd.Series(values[positions], dtype=object)
+    merged = pd.DataFrame({**attached, **{name: entries[name].reset_index(drop=True)
+                                          for name in entries.columns if name != "row"}})
+    return merged[list(columns)]
 
 
 def _mask(table: pd.DataFrame, personal: set[str], value_columns: tuple[str, ...]) -> pd.DataFrame:

@@ -19,6 +19,7 @@ Examples
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -27,8 +28,11 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from doorstep.clean.values import (
+    STRIPPED_CHARACTERS,
     id_card_problem,
     is_missing,
     normalise_text,
@@ -41,7 +45,15 @@ from doorstep.clean.values import (
     values_agree,
 )
 from doorstep.errors import ConfigError
-from doorstep.instrument.expressions import evaluate, parse, referenced_names, uses_current
+from doorstep.instrument.expressions import (
+    Call,
+    Current,
+    String,
+    evaluate,
+    parse,
+    referenced_names,
+    uses_current,
+)
 from doorstep.instrument.lint import relevance_cycles
 
 __all__ = [
@@ -194,10 +206,23 @@ class Mapped(NamedTuple):
         """Log text of the unique values (or results) at ``rows``, each rendered once."""
         source = self.uniques if which == "uniques" else self.results
         codes = self.codes[rows]
-        cache = {code: render_value(source[code]) for code in np.unique(codes).tolist()
-                 if code < len(source)}
-        return np.fromiter((cache.get(code) for code in codes.tolist()), dtype=object,
-                           count=len(codes))
+        table = np.full(len(source) + 1, None, dtype=object)
+        for code in np.unique(codes).tolist():
+            if code < len(source):
+                table[code] = render_value(source[code])
+        return table[codes]
+
+    def text(self, values: list, index: pd.Index | None = None) -> pd.Series:
+        """Per row, the entry of ``values`` (one text or None per unique) as a ``str`` Series,
+        built by pyarrow from the distinct texts (no Python object per row)."""
+        labels = sorted({value for value in values if value is not None})
+        number = {label: position for position, label in enumerate(labels)}
+        per_unique = np.fromiter((number.get(value, -1) if value is not None else -1
+                                  for value in values), dtype=np.int64, count=len(values))
+        per_row = np.append(per_unique, -1)[self.codes]
+        indices = pa.array(per_row, mask=per_row < 0, type=pa.int64())
+        text = pa.DictionaryArray.from_arrays(indices, pa.array(labels, type=pa.large_string()))
+        return pd.Series(text.cast(pa.large_string()), index=index, dtype="str")
 
     def rows(self, selected: list[bool] | np.ndarray) -> np.ndarray:
         """Positions of the rows whose unique value is selected."""
@@ -226,19 +251,21 @@ def map_unique(column: pd.Series, function: Callable[[object], object]) -> Mappe
     ['A', 'B', 'A', None]
     """
     codes, uniques = pd.factorize(column, use_na_sentinel=True)
-    uniques = list(np.asarray(uniques, dtype=object))
+    distinct = np.asarray(uniques, dtype=object)
     codes = np.asarray(codes, dtype=np.int64)
-    blank = [index for index, value in enumerate(uniques) if is_missing(value)]
-    if blank:  # empty text is missing too
-        remap = np.arange(len(uniques) + 1)
-        remap[blank] = -1
-        keep = [index for index in range(len(uniques)) if index not in set(blank)]
-        position = np.full(len(uniques) + 1, -1)
+    # factorize leaves out None, NaN, NaT and pd.NA; empty text is missing too
+    blank = np.zeros(len(distinct), dtype=bool)
+    if len(distinct):
+        blank = np.asarray(distinct == "", dtype=bool).reshape(len(distinct))
+    if blank.any():
+        keep = np.flatnonzero(~blank)
+        position = np.full(len(distinct), -1)
         position[keep] = np.arange(len(keep))
         codes = np.where(codes >= 0, position[np.where(codes >= 0, codes, 0)], -1)
-        uniques = [uniques[index] for index in keep]
-    codes = np.where(codes < 0, len(uniques), codes)
-    return Mapped(codes, uniques, [function(value) for value in uniques])
+        distinct = distinct[keep]
+    codes = np.where(codes < 0, len(distinct), codes)
+    values = distinct.tolist()
+    return Mapped(codes, values, [function(value) for value in values])
 
 
 def _map_unique(column: pd.Series, function: Callable[[object], object]) -> list:
@@ -249,8 +276,10 @@ def _map_unique(column: pd.Series, function: Callable[[object], object]) -> list
 def missing_mask(column: pd.Series) -> pd.Series:
     """A bool Series: True where the cell is missing (NA, NaN, NaT or empty text)."""
     mask = column.isna().to_numpy(dtype=bool)
-    if _is_text_column(column):
-        mask = mask | np.asarray(column.astype(object) == "", dtype=bool)
+    if pd.api.types.is_string_dtype(column) and not pd.api.types.is_object_dtype(column):
+        mask = mask | (column == "").to_numpy(dtype=bool, na_value=False)
+    elif _is_text_column(column):
+        mask = mask | np.asarray(column.to_numpy(dtype=object) == "", dtype=bool)
     return pd.Series(mask, index=column.index, dtype=bool)
 
 
@@ -263,6 +292,74 @@ def _text_series(values, like: pd.Series) -> pd.Series:
     return cleaned.astype(dtype) if dtype is not object else cleaned
 
 
+def _is_arrow_text(column: pd.Series) -> bool:
+    """True for pandas' text dtype backed by pyarrow (``str``), which pyarrow can compute on."""
+    return isinstance(column.array, pd.arrays.ArrowStringArray)
+
+
+def _replace_cells(column: pd.Series, positions: np.ndarray, values) -> pd.Series:
+    """A text column with the cells at ``positions`` set to ``values`` (None: missing), and
+    empty text made missing; in the column's text dtype (object when it has none).
+
+    Only the cells named are touched: a pyarrow-backed column is changed by pyarrow, never
+    turned into Python objects.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> column = pd.Series(["a", "", "c"], dtype="str")
+    >>> _replace_cells(column, np.array([2]), ["C"]).tolist()
+    ['a', nan, 'C']
+    """
+    values = np.asarray(values, dtype=object)
+    if _is_arrow_text(column):
+        chunked = column.array.__arrow_array__()
+        mask = np.zeros(len(column), dtype=bool)
+        mask[positions] = True
+        replacements = pa.array([None if is_missing(value) else str(value) for value in values],
+                                type=chunked.type)
+        new = pc.replace_with_mask(chunked, pa.array(mask), replacements)
+        empty = pc.equal(new, "")
+        if pc.any(empty).as_py():
+            new = pc.if_else(empty, pa.scalar(None, type=chunked.type), new)
+        return pd.Series(new, index=column.index, dtype=column.dtype, name=column.name)
+    cells = column.to_numpy(dtype=object, copy=True)
+    cells[positions] = values
+    return _text_series(cells, column).rename(column.name)
+
+
+def _set_missing(column: pd.Series, mask: np.ndarray) -> pd.Series:
+    """``column.mask(mask)``: the cells where ``mask`` is True made missing. In a pyarrow text
+    column only the validity bits change; the texts themselves are not copied.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> _set_missing(pd.Series(["a", None, "c"], dtype="str"), np.array([True, False, False])
+    ...              ).tolist()
+    [nan, nan, 'c']
+    """
+    if not _is_arrow_text(column):
+        return column.mask(mask)
+    chunks, start = [], 0
+    for chunk in column.array.__arrow_array__().chunks:
+        hidden = mask[start:start + len(chunk)]
+        start += len(chunk)
+        if not hidden.any():
+            chunks.append(chunk)
+            continue
+        valid = ~hidden
+        if chunk.null_count:
+            valid &= chunk.is_valid().to_numpy(zero_copy_only=False)
+        # the validity bitmap counts from the buffers' start, before the chunk's offset
+        bits = pa.array(np.concatenate([np.zeros(chunk.offset, dtype=bool), valid]))
+        chunks.append(pa.Array.from_buffers(
+            chunk.type, len(chunk), [bits.buffers()[1], *chunk.buffers()[1:]],
+            null_count=int((~valid).sum()), offset=chunk.offset))
+    return pd.Series(pa.chunked_array(chunks, type=column.array.__arrow_array__().type),
+                     index=column.index, dtype=column.dtype, name=column.name)
+
+
 def _present(frame: pd.DataFrame, names: tuple[str, ...] | list[str]) -> list[str]:
     return [name for name in names if name in frame.columns]
 
@@ -273,6 +370,22 @@ def _render_series(column: pd.Series) -> pd.Series:
         return column.astype(object).where(~missing_mask(column), None)
     mapped = map_unique(column, render_value)
     return pd.Series(mapped.take(mapped.results), index=column.index, dtype=object)
+
+
+def keep_rows(frame: pd.DataFrame, keep: np.ndarray | pd.Series) -> pd.DataFrame:
+    """The rows of ``frame`` where ``keep`` is True (``frame.loc[keep]``); the frame itself
+    when every row is kept, so that a step that drops nothing copies nothing.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> keep_rows(pd.DataFrame({"a": [1, 2]}), np.array([False, True]))["a"].tolist()
+    [2]
+    """
+    keep = np.asarray(keep, dtype=bool)
+    if keep.all():
+        return frame
+    return frame.loc[keep]
 
 
 def _minutes(seconds: float) -> str:
@@ -304,17 +417,19 @@ def drop_exact_duplicates(frame: pd.DataFrame, rule: DuplicateRule) -> StepResul
     compared = [column for column in frame.columns if column not in rule.ignore]
     if not compared or frame.empty:
         return _result(frame)
-    duplicated = frame.duplicated(subset=compared, keep="first")
-    if not duplicated.any():
-        return _result(frame)
-    # rows sharing content share a group number; the first row of a group is the one kept
+    # one pass over the whole frame finds the rows that have a copy; the rest is done on them
     involved = np.flatnonzero(frame.duplicated(subset=compared, keep=False).to_numpy())
+    if not len(involved):
+        return _result(frame)
     part = frame.iloc[involved]
+    # rows sharing content share a group number; the first row of a group is the one kept
     groups = part.groupby(compared, sort=False, dropna=False).ngroup().to_numpy()
     first = involved[pd.Series(np.arange(len(part))).groupby(groups).transform(
         "first").to_numpy()]
-    is_copy = duplicated.to_numpy()[involved]
+    is_copy = first != involved
     positions = involved[is_copy]
+    duplicated = np.zeros(len(frame), dtype=bool)
+    duplicated[positions] = True
     kept = frame.index[first[is_copy]]
     records = (frame["_record_id"].reindex(kept).map(render_value).to_numpy(dtype=object)
                if "_record_id" in frame.columns else np.asarray(kept, dtype=object))
@@ -323,7 +438,7 @@ def drop_exact_duplicates(frame: pd.DataFrame, rule: DuplicateRule) -> StepResul
         "drop_rule": "duplicate",
         "drop_reason": [f"exact copy of an earlier row (record {record})" for record in records],
     })
-    return _result(frame.loc[~duplicated], dropped=[dropped])
+    return _result(keep_rows(frame, ~duplicated), dropped=[dropped])
 
 
 @dataclass(frozen=True)
@@ -348,14 +463,14 @@ def drop_short_interviews(frame: pd.DataFrame, rule: DurationRule) -> StepResult
     if rule.min_minutes is None or rule.column not in frame.columns:
         return _result(frame)
     seconds = pd.to_numeric(frame[rule.column], errors="coerce")
-    short = (seconds < rule.min_minutes * 60).fillna(False).astype(bool)
+    short = (seconds < rule.min_minutes * 60).fillna(False).to_numpy(dtype=bool)
     dropped = [
         {"row": label, "drop_rule": "short_interview",
-         "drop_reason": f"interview took {_minutes(seconds.loc[label])} minutes, less than the "
+         "drop_reason": f"interview took {_minutes(length)} minutes, less than the "
                         f"minimum of {rule.min_minutes:g} minutes"}
-        for label in frame.index[short]
+        for label, length in zip(frame.index[short], seconds.to_numpy()[short], strict=True)
     ]
-    return _result(frame.loc[~short], dropped=dropped)
+    return _result(keep_rows(frame, ~short), dropped=dropped)
 
 
 @dataclass(frozen=True)
@@ -413,25 +528,41 @@ def drop_resubmissions(frame: pd.DataFrame, rule: ResubmissionRule) -> StepResul
     latest = order.groupby(["unit", "round"], sort=False).tail(1)
     kept_of = {(unit, round_): label for label, unit, round_ in
                zip(latest.index, latest["unit"], latest["round"], strict=True)}
-    superseded = set(order.index.difference(latest.index))
-    dropped = []
-    for label in frame.index[frame.index.isin(superseded)]:
-        unit, round_ = order.at[label, "unit"], order.at[label, "round"]
-        kept = kept_of[(unit, round_)]
-        record = frame.at[kept, "_record_id"] if "_record_id" in frame.columns else kept
-        in_round = f" in round {round_}" if round_ not in ("", None) else ""
-        dropped.append({
-            "row": label, "drop_rule": "resubmission",
-            "drop_reason": f"re-submission of unit {unit}{in_round}; the latest submission "
-                           f"(record {record}) is kept",
-        })
-    keep = ~frame.index.isin(list(superseded))
-    return _result(frame.loc[keep], flags=flags, dropped=dropped)
+    superseded = order.index.difference(latest.index)
+    keep = ~frame.index.isin(superseded)
+    leaving = order.loc[frame.index[~keep], ["unit", "round"]]
+    kept = [kept_of[key] for key in zip(leaving["unit"], leaving["round"], strict=True)]
+    records = (frame["_record_id"].to_numpy(dtype=object)[frame.index.get_indexer(kept)]
+               if "_record_id" in frame.columns else kept)
+    dropped = [
+        {"row": label, "drop_rule": "resubmission",
+         "drop_reason": f"re-submission of unit {unit}"
+                        f"{f' in round {round_}' if round_ not in ('', None) else ''}; the "
+                        f"latest submission (record {record}) is kept"}
+        for label, unit, round_, record in zip(leaving.index, leaving["unit"], leaving["round"],
+                                               records, strict=True)
+    ]
+    return _result(keep_rows(frame, keep), flags=flags, dropped=dropped)
 
 
 # ----------------------------------------------------------------------------------------------
 # Cell steps
 # ----------------------------------------------------------------------------------------------
+
+
+_ASCII_STRIPPED = "".join(character for character in STRIPPED_CHARACTERS if character.isascii())
+
+
+def _unnormalised_cells(column: pd.Series) -> np.ndarray:
+    """Positions of the cells that :func:`normalise_text` may change: all of them, except in
+    a pyarrow text column, where pyarrow leaves out the ASCII texts without an edge space
+    (full-width characters and the other spaces are not ASCII)."""
+    if not _is_arrow_text(column):
+        return np.arange(len(column))
+    chunked = column.array.__arrow_array__()
+    suspect = pc.or_kleene(pc.invert(pc.string_is_ascii(chunked)),
+                           pc.not_equal(pc.utf8_trim(chunked, _ASCII_STRIPPED), chunked))
+    return np.flatnonzero(pc.fill_null(suspect, False).to_numpy(zero_copy_only=False))
 
 
 @dataclass(frozen=True)
@@ -456,16 +587,21 @@ def normalise_text_columns(frame: pd.DataFrame, rule: TextRule) -> StepResult:
         column = frame[name]
         if not _is_text_column(column):
             continue
-        mapped = map_unique(column, normalise_text)
+        candidates = _unnormalised_cells(column)
+        if not len(candidates):
+            continue
+        mapped = map_unique(column if len(candidates) == len(column)
+                            else column.iloc[candidates], normalise_text)
         changed = [new is None or (old is not new and old != new) if isinstance(old, str)
                    else not values_agree(old, new)
                    for old, new in zip(mapped.uniques, mapped.results, strict=True)]
         if not any(changed):
             continue
-        updates[name] = _text_series(mapped.take(mapped.results), column)
         rows = mapped.rows(changed)
+        updates[name] = _replace_cells(column, candidates[rows],
+                                       mapped.take(mapped.results)[rows])
         log.append(_entries(
-            column.index[rows], name, "text_normalisation",
+            column.index[candidates[rows]], name, "text_normalisation",
             "full-width characters made half-width, spaces trimmed",
             old_value=mapped.rendered(rows),
             new_value=mapped.rendered(rows, "results")))
@@ -533,7 +669,7 @@ def apply_missing_codes(frame: pd.DataFrame, rule: MissingCodesRule) -> StepResu
         rows = mapped.rows(hit)
         mask = np.zeros(len(column), dtype=bool)
         mask[rows] = True
-        updates[name] = column.mask(mask)
+        updates[name] = _set_missing(column, mask)
         reasons = [None if meaning is None else
                    f"missing code {render_value(normalise_text(value))}: {meaning}"
                    for value, meaning in zip(mapped.uniques, mapped.results, strict=True)]
@@ -543,11 +679,12 @@ def apply_missing_codes(frame: pd.DataFrame, rule: MissingCodesRule) -> StepResu
             new_value=None))
         if rule.companion:
             companion = f"{name}{MISSING_SUFFIX}"
-            reason = pd.Series(mapped.take(mapped.results), index=column.index, dtype=object)
+            reason = mapped.text(mapped.results, column.index)
             if companion in frame.columns:
                 reason = frame[companion].astype(object).where(
-                    ~missing_mask(frame[companion]), reason)
-            updates[companion] = reason.astype("str").where(reason.notna(), None)
+                    ~missing_mask(frame[companion]), reason.astype(object))
+                reason = reason.astype("str").where(reason.notna(), None)
+            updates[companion] = reason
     if rule.companion and updates:
         return _result(_with_companions(frame, updates), log)
     return _result(frame.assign(**updates) if updates else frame, log)
@@ -986,6 +1123,10 @@ def evaluate_distinct(expression: str, frame: pd.DataFrame, current: pd.Series |
     names = [name for name in referenced_names(expression) if name in frame.columns]
     if len(names) != len(referenced_names(expression)):
         return evaluate(expression, frame, current=current)  # raises the usual error
+    if not names and current is not None and _is_arrow_text(current):
+        matched = _regex_of_current(expression, current)
+        if matched is not None:
+            return matched
     parts = {name: frame[name] for name in names}
     if current is not None:
         parts["\x00current"] = current
@@ -998,6 +1139,25 @@ def evaluate_distinct(expression: str, frame: pd.DataFrame, current: pd.Series |
     values = evaluate(expression, distinct[names],
                       current=distinct["\x00current"] if current is not None else None)
     return pd.Series(values.to_numpy(dtype=bool)[groups], index=frame.index, dtype=bool)
+
+
+def _regex_of_current(expression: str, current: pd.Series) -> pd.Series | None:
+    """``regex(., 'pattern')`` on a text column, once per distinct text (an id column has
+    as many as rows); None for any other expression or a pattern Python cannot compile (the
+    evaluator then reports it). Missing text is matched as "", as the evaluator does."""
+    tree = parse(expression).tree
+    if not (isinstance(tree, Call) and tree.function == "regex" and len(tree.arguments) == 2
+            and isinstance(tree.arguments[0], Current)
+            and isinstance(tree.arguments[1], String)):
+        return None
+    try:
+        pattern = re.compile(tree.arguments[1].value)
+    except re.error:
+        return None
+    codes, uniques = pd.factorize(current, use_na_sentinel=True)
+    found = np.fromiter((pattern.search(text) is not None for text in [*uniques, ""]),
+                        dtype=bool, count=len(uniques) + 1)
+    return pd.Series(found[codes], index=current.index, dtype=bool)
 
 
 def _not_checked(name: str, what: str, expression: str, error: Exception) -> dict:
@@ -1073,30 +1233,42 @@ def _refuse_circular_relevance(relevant: tuple[tuple[str, str], ...]) -> None:
         )
 
 
+NOT_APPLICABLE = "not applicable"
+
+
 @dataclass(frozen=True)
 class SkipLogicRule:
-    """``relevant`` expressions per column, in form order."""
+    """``relevant`` expressions per column, in form order.
+
+    With ``companion`` each blanked answer's ``<var>__missing`` says ``not applicable``, as a
+    -66 code would (see :class:`MissingCodesRule`).
+    """
 
     relevant: tuple[tuple[str, str], ...]
+    companion: bool = False
 
 
 def apply_skip_logic(frame: pd.DataFrame, rule: SkipLogicRule) -> StepResult:
     """Blank answers given where the question's ``relevant`` is False (rule ``skip_logic``).
 
     Questions are handled in form order on the frame as cleaned so far, so a blanked answer
-    hides the questions that depend on it.
+    hides the questions that depend on it. With ``rule.companion`` the reason of each blanked
+    answer, ``not applicable``, goes in ``<var>__missing`` (created after the variable when
+    missing codes did not create it; a reason already there is kept).
 
     Examples
     --------
     >>> import pandas as pd
     >>> frame = pd.DataFrame({"enrolled": [1.0, 0.0], "days_missed": [2.0, 3.0]})
-    >>> rule = SkipLogicRule((("days_missed", "${enrolled} = 1"),))
-    >>> apply_skip_logic(frame, rule).frame["days_missed"].tolist()
-    [2.0, nan]
+    >>> rule = SkipLogicRule((("days_missed", "${enrolled} = 1"),), companion=True)
+    >>> cleaned = apply_skip_logic(frame, rule).frame
+    >>> cleaned["days_missed"].tolist(), cleaned["days_missed__missing"].tolist()
+    ([2.0, nan], [nan, 'not applicable'])
     """
     _refuse_circular_relevance(rule.relevant)
     log, flags = [], []
     current_frame = frame
+    companions: dict[str, pd.Series] = {}
     for name, expression in rule.relevant:
         if name not in frame.columns:
             continue
@@ -1115,6 +1287,15 @@ def apply_skip_logic(frame: pd.DataFrame, rule: SkipLogicRule) -> StepResult:
                             f"({expression!r} is false); set missing",
                             old_value=_render_series(column[hidden]).to_numpy(),
                             new_value=None))
+        if rule.companion:
+            companion = f"{name}{MISSING_SUFFIX}"
+            reasons = (frame[companion] if companion in frame.columns
+                       else pd.Series(np.nan, index=frame.index, dtype="str"))
+            blank = np.flatnonzero(hidden.to_numpy(dtype=bool)
+                                   & missing_mask(reasons).to_numpy(dtype=bool))
+            companions[companion] = _replace_cells(reasons, blank, [NOT_APPLICABLE] * len(blank))
+    if companions:
+        current_frame = _with_companions(current_frame, companions)
     return _result(current_frame, log, flags)
 
 

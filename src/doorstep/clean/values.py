@@ -43,6 +43,11 @@ __all__ = [
 _FULL_WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}
 _FULL_WIDTH[0x3000] = 0x20
 _EXTRA_STRIP = "\u200b\ufeff"
+# The characters that normalise_text strips from the ends of a text (str.isspace, all below
+# U+3001, and _EXTRA_STRIP): a text that neither starts nor ends with one and holds no
+# full-width character is left as it is.
+STRIPPED_CHARACTERS = "".join(chr(code) for code in range(0x3001)
+                              if chr(code).isspace()) + _EXTRA_STRIP
 
 _PLAIN_NUMBER = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$")
 _THOUSANDS = re.compile(r"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?$")
