@@ -13,7 +13,6 @@ from doorstep import estimate
 from doorstep.run.stages import (
     dose_bands,
     dose_response,
-    simple_att_influence,
     subgroup_effects,
 )
 
@@ -48,18 +47,36 @@ def _staggered_panel(seed, *, n_villages=60, per_village=20, effects=(1.0, 3.0),
     return pd.DataFrame(rows)
 
 
-def test_simple_att_influence_reproduces_the_aggregated_standard_error():
+def _simple_att_influence(fit):
+    """Reference: each unit's influence function of the simple ATT, written out from R did's
+    aggte (cohort-size weights plus the term for the estimated cohort shares)."""
+    groups, times = fit.groups, fit.times
+    keepers = np.flatnonzero(groups <= times)
+    cohort_list = np.unique(groups)
+    shares = np.array([np.mean(fit.unit_cohorts == g) for g in cohort_list])
+    pg = shares[np.searchsorted(cohort_list, groups)][keepers]
+    weights = pg / pg.sum()
+    indicators = (fit.unit_cohorts[:, None] == groups[keepers][None, :]).astype(float)
+    centred = indicators - pg[None, :]
+    weight_influence = centred / pg.sum() - np.outer(centred.sum(axis=1), pg / pg.sum() ** 2)
+    return fit.influence[:, keepers] @ weights + weight_influence @ fit.estimates[keepers]
+
+
+def test_cluster_scores_the_subgroup_test_uses_match_the_written_out_influence_function():
     rng = np.random.default_rng(3)
     rows = [(i, t, (2, 3, 0)[i % 3], i // 10) for i in range(300) for t in (1, 2, 3, 4)]
     frame = pd.DataFrame(rows, columns=["id", "t", "g", "village"])
     frame["y"] = rng.normal(size=len(frame)) + (frame.t >= frame.g) * (frame.g > 0) * 1.5
     fit = estimate.staggered_did(frame, "y", "id", "t", "g", cluster="village",
                                  bootstrap_reps=0)
-    function = simple_att_influence(fit)
+    function = _simple_att_influence(fit)
     sums = np.bincount(fit.cluster_codes, weights=function) / fit.n_units
     assert np.sqrt((sums**2).sum()) == pytest.approx(fit.aggregate("simple").std_error,
                                                      rel=1e-10)
     assert abs(function.mean()) < 1e-10  # an influence function has mean zero
+    scores = fit.cluster_scores("simple")
+    assert scores.index.tolist() == list(fit.cluster_labels)
+    np.testing.assert_allclose(scores.to_numpy(), sums, rtol=1e-10, atol=1e-14)
 
 
 def test_staggered_equality_test_matches_a_saturated_regression_with_clustered_errors():
