@@ -248,3 +248,116 @@ def test_statistics_equal_refitting_every_draw(clusters):
     reference = _brute_force_wcr(frame, "y", ["treated", "x"], clusters, boot_cluster,
                                  "treated", draws, 0.2)
     np.testing.assert_allclose(boot.bootstrap_statistics(), reference, rtol=1e-9, atol=1e-12)
+
+
+# -- the design re-derived from the frame (inference._design) ------------------------------------
+def _messy_frame(seed=11, n=2_000):
+    """Rows dropped for every reason: missing x, missing cluster label, zero weight."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({"village": rng.integers(0, 40, n) * 3 + 1_000,
+                          "x": rng.normal(size=n), "stratum": rng.integers(0, 5, n),
+                          "w": rng.uniform(0.5, 2.0, n)})
+    frame["treated"] = (frame.village % 2).astype(float)
+    frame["y"] = 0.4 * frame.treated + frame.x + rng.normal(size=n)
+    frame.loc[rng.choice(n, 60, replace=False), "x"] = np.nan
+    frame.loc[rng.choice(n, 30, replace=False), "w"] = 0.0
+    frame["village_float"] = frame.village.astype(float)
+    frame.loc[rng.choice(n, 25, replace=False), "village_float"] = np.nan
+    frame["village_name"] = frame.village_float.map(
+        lambda v: None if np.isnan(v) else f"v{int(v):05d}")
+    frame["village_wide"] = frame.village_float.fillna(-1).astype(np.int64) * 10**9
+    return frame
+
+
+@pytest.mark.parametrize("column", ["village", "village_float", "village_name", "village_wide",
+                                    "stratum"])
+def test_sorted_codes_equal_factorize_sorted(column):
+    from doorstep.inference._design import sorted_codes
+
+    frame = _messy_frame()
+    frame["stratum"] = frame.stratum.astype(np.uint8)
+    expected = pd.factorize(frame[column], sort=True, use_na_sentinel=True)[0]
+    if column == "village_wide":  # -10**9 stands for the missing labels here: a real label
+        expected = pd.factorize(frame[column], sort=True)[0]
+    np.testing.assert_array_equal(sorted_codes(frame, column), expected)
+    nullable = frame[[column]].astype("Int64") if column in ("village", "stratum") else None
+    if nullable is not None:
+        np.testing.assert_array_equal(sorted_codes(nullable, column), expected)
+
+
+@pytest.mark.parametrize("cluster", ["village_float", "village_name"])
+@pytest.mark.parametrize("fixed", [(), ("stratum",)])
+def test_design_arrays_match_an_independent_rebuild(cluster, fixed):
+    from doorstep.inference._design import linear_design
+
+    frame = _messy_frame()
+    fit = regress(frame, "y", ["treated", "x"], fixed_effects=fixed, weights="w",
+                  cluster=cluster)
+    design = linear_design(fit, frame, cluster=cluster, weights="w")
+    keep = (frame.x.notna() & frame[cluster].notna() & (frame.w > 0)).to_numpy()
+    kept = frame[keep]
+    assert design.n_obs == fit.n_obs == keep.sum()
+    root = np.sqrt(kept.w.to_numpy())
+    columns = [kept.treated.to_numpy(), kept.x.to_numpy()]
+    if not fixed:
+        columns.append(np.ones(len(kept)))
+    x = np.column_stack(columns)
+    y = kept.y.to_numpy().copy()
+    if fixed:  # one factor: subtract weighted stratum means (exact)
+        groups = kept.stratum.to_numpy()
+        for matrix in (x, y[:, None]):
+            for level in np.unique(groups):
+                rows = groups == level
+                matrix[rows] -= np.average(matrix[rows], axis=0, weights=kept.w.to_numpy()[rows])
+    np.testing.assert_allclose(design.regressors, x * root[:, None], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(design.outcome, y * root, rtol=0, atol=1e-12)
+    assert design.regressors.flags.c_contiguous and design.outcome.flags.c_contiguous
+    x_w, y_w = x * root[:, None], y * root
+    reference = np.column_stack([x_w.T @ x_w, x_w.T @ y_w])
+    np.testing.assert_allclose(design.cross, reference, rtol=1e-10, atol=1e-8)
+    labels = kept[cluster].to_numpy()
+    np.testing.assert_array_equal(design.clusters[0], np.unique(labels, return_inverse=True)[1])
+    all_codes = pd.factorize(frame[cluster], sort=True)[0]
+    np.testing.assert_array_equal(design.cluster_labels, all_codes[keep])
+    # K: two slopes and the intercept, or the five stratum levels (not nested in the villages).
+    assert design.n_params == fit.extras["n_params"] == (7 if fixed else 3)
+
+
+def test_unweighted_design_shares_one_read_only_array_of_ones():
+    from doorstep.inference._design import linear_design
+
+    frame = _messy_frame()
+    fit = regress(frame, "y", ["treated", "x"], cluster="village")
+    design = linear_design(fit, frame, cluster="village", weights=None)
+    assert np.all(design.root_weights == 1.0) and np.all(design.weights == 1.0)
+    with pytest.raises(ValueError, match="read-only"):
+        design.root_weights[0] = 2.0
+
+
+def test_refit_check_falls_back_to_least_squares_and_still_catches_other_data():
+    from doorstep.inference._design import _check_refit
+
+    frame = _messy_frame().dropna(subset=["x"])
+    fit = regress(frame, "y", ["treated", "x"], vcov="iid")
+    x = np.column_stack([frame.treated, frame.x, np.ones(len(frame))])
+    y = frame.y.to_numpy()
+    good = np.column_stack([x.T @ x, x.T @ y])
+    _check_refit(fit, good, x, y)  # the k x k solve agrees
+    wrong = good.copy()
+    wrong[:, -1] *= 1.5  # a Gram matrix that does not fit: least squares on the rows decides
+    _check_refit(fit, wrong, x, y)
+    with pytest.raises(EstimationError, match=r"coefficient of '(treated|x|intercept)'"):
+        _check_refit(fit, np.column_stack([x.T @ x, x.T @ (2 * y)]), x, 2 * y)
+
+
+def test_cell_sums_equal_bincount_sums():
+    from doorstep.inference.wild import _cell_sums
+
+    rng = np.random.default_rng(4)
+    cells = rng.integers(0, 37, 10_000)
+    matrix = rng.normal(size=(10_000, 3))
+    weights = rng.normal(size=(10_000, 2))[:, 1]  # a strided column, as the fitted values are
+    reference = np.column_stack([np.bincount(cells, weights=weights * matrix[:, j],
+                                             minlength=40) for j in range(3)])
+    np.testing.assert_allclose(_cell_sums(cells, 40, weights, matrix), reference,
+                               rtol=1e-12, atol=1e-12)
