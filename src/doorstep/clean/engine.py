@@ -31,7 +31,10 @@ Order of steps
 12. ``outlier`` / ``outlier_winsorised`` and ``straight_lining`` review rules;
 13. option columns      ``<var>__<code>`` 0/1 columns for select_multiple (derived, no log);
 14. personal data      GPS coarsened, keyed pseudonyms, other personal columns removed.
-Rows are dropped early (1, 2, 6) so that later steps do not log changes to rows that leave.
+Rows are dropped early (0, 1, 2, 6) so that later steps do not log changes to rows that
+leave, and in one copy: the row steps up to 6 are told which rows are still in and leave the
+frame whole; the cell steps in between run on the dropped rows too, but their log entries,
+flags and column changes in those rows alone are undone; the rows go after step 6.
 
 Examples
 --------
@@ -80,6 +83,10 @@ LOG_COLUMNS = ("unit_id", "round", "variable", "old_value", "new_value", "rule",
 FLAG_COLUMNS = ("unit_id", "round", "variable", "value", "rule", "reason", *_TRACE_COLUMNS)
 _NUMBER_TYPES = frozenset({"integer", "decimal", "range"})
 _DATE_TYPES = frozenset({"date", "datetime", "start", "end", "today"})
+# Row steps run on the whole frame, each told which rows earlier ones dropped; their rows
+# leave in one copy once the last of them has run.
+_ROW_STEPS_IN_ONE_COPY = ("supervisor", "duplicate", "duplicate_resolutions", "short_interview",
+                          "resubmission")
 
 
 class AccountingError(RuntimeError):
@@ -228,7 +235,7 @@ def _type_rule(instrument: Instrument | None, money: tuple[str, ...]) -> steps.T
 
 
 def _steps(spec: CleaningSpec, instrument: Instrument | None, plan: _Plan,
-           ) -> list[tuple[str, Callable[[pd.DataFrame], steps.StepResult]]]:
+           ) -> list[tuple[str, Callable[..., steps.StepResult]]]:
     """The steps of a run, in order, each bound to its rule."""
     unit_and_answers = (spec.unit_id, *plan.answer_columns)
     codes_columns = [name for name in plan.answer_columns if name != spec.unit_id]
@@ -246,22 +253,24 @@ def _steps(spec: CleaningSpec, instrument: Instrument | None, plan: _Plan,
     decisions = _decisions(spec)
     panel_rule = review.PanelRule(spec.unit_id, spec.round_column, spec.panel.name,
                                   spec.panel.age, spec.panel.village)
-    plan_steps: list[tuple[str, Callable[[pd.DataFrame], steps.StepResult]]] = [
-        ("supervisor", lambda f: records.apply_supervisor_resolutions(
-            f, records.SupervisorRule(decisions["supervisor"]))),
-        ("duplicate", lambda f: steps.drop_exact_duplicates(f, steps.DuplicateRule())),
-        ("duplicate_resolutions", lambda f: records.apply_duplicate_resolutions(
-            f, records.ResolutionRule(spec.unit_id, decisions["resolutions"]))),
-        ("short_interview",
-         lambda f: steps.drop_short_interviews(f, steps.DurationRule(spec.min_duration_minutes))),
+    plan_steps: list[tuple[str, Callable[..., steps.StepResult]]] = [
+        # the row steps (_ROW_STEPS_IN_ONE_COPY) are given the rows still in as ``alive``
+        ("supervisor", lambda f, alive: records.apply_supervisor_resolutions(
+            f, records.SupervisorRule(decisions["supervisor"]), alive=alive)),
+        ("duplicate", lambda f, alive: steps.drop_exact_duplicates(
+            f, steps.DuplicateRule(), alive=alive)),
+        ("duplicate_resolutions", lambda f, alive: records.apply_duplicate_resolutions(
+            f, records.ResolutionRule(spec.unit_id, decisions["resolutions"]), alive=alive)),
+        ("short_interview", lambda f, alive: steps.drop_short_interviews(
+            f, steps.DurationRule(spec.min_duration_minutes), alive=alive)),
         ("text", lambda f: steps.normalise_text_columns(f, steps.TextRule(unit_and_answers))),
         ("missing_codes", lambda f: steps.apply_missing_codes(f, missing)),
         ("identifiers", lambda f: steps.repair_identifiers(
             f, steps.IdentifierRule(spec.identifier_widths, spec.id_cards))),
         ("panel_links", lambda f: review.apply_panel_links(f, review.LinksRule(
             spec.unit_id, spec.round_column, decisions["links"]))),
-        ("resubmission", lambda f: steps.drop_resubmissions(
-            f, steps.ResubmissionRule(spec.unit_id, spec.round_column))),
+        ("resubmission", lambda f, alive: steps.drop_resubmissions(
+            f, steps.ResubmissionRule(spec.unit_id, spec.round_column), alive=alive)),
         ("panel_unmatched", lambda f: review.flag_unmatched_units(f, panel_rule)),
         # Amounts are parsed first; whether one is an annual figure is then judged against the
         # unit's other rounds, with the fixed threshold only for units the panel cannot judge.
@@ -334,11 +343,20 @@ def _trace(frame: pd.DataFrame, spec: CleaningSpec) -> pd.DataFrame:
     }, index=frame.index)
 
 
+def _concat_emptying(pieces: list[pd.DataFrame], **options: Any) -> pd.DataFrame:
+    """``pd.concat(pieces)``, the list emptied so that the pieces can be freed at once."""
+    joined = pd.concat(pieces, **options)
+    pieces.clear()
+    return joined
+
+
 def _attach(entries: pd.DataFrame, trace: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
     if entries.empty:
         return pd.DataFrame({name: pd.Series(dtype=object) for name in columns})
     # one lookup of the row labels serves every trace column; unknown labels read None
-    positions = trace.index.get_indexer(pd.Index(entries["row"].to_numpy(dtype=object)))
+    # (integer labels held as objects are looked up as integers: twice as fast)
+    labels = pd.Index(entries["row"].to_numpy(dtype=object)).infer_objects()
+    positions = trace.index.get_indexer(labels)
     attached = {}
     for name in trace.columns:
         values = np.append(trace[name].to_numpy(dtype=object), None)
@@ -516,34 +534,51 @@ def run(
     duplicates = pd.DataFrame(columns=list(records.DUPLICATE_REPORT_COLUMNS))
     panel_links = pd.DataFrame(columns=list(review.PANEL_LINK_COLUMNS))
     linking = pd.DataFrame(columns=list(privacy.LINKING_COLUMNS))
+    # Rows dropped by the row steps up to the re-submissions stay in ``working``, marked dead
+    # in ``alive``, and leave in one copy after the re-submissions; the cell steps in between
+    # run on them too, but what they log or change only in those rows is undone.
+    alive = np.ones(len(working), dtype=bool)
     for name, step in _steps(spec, instrument, plan):
         if name == "resubmission":
-            duplicates = _duplicates(working, spec)
+            duplicates = _duplicates(working, spec, alive)
         elif name == "panel_unmatched":
             panel_links = _with_trace(review.link_rounds(working, review.PanelRule(
                 spec.unit_id, spec.round_column, spec.panel.name, spec.panel.age,
                 spec.panel.village)), working)
         elif name == "pseudonymise" and plan.pseudonym_rule.columns:
             linking = privacy.linking_table(working, plan.pseudonym_rule)
-        result = step(working)
+        if name in _ROW_STEPS_IN_ONE_COPY:
+            result = step(working, alive)
+            alive[working.index.get_indexer(result.dropped["row"].to_numpy(dtype=object))] = False
+        elif not alive.all():
+            result = _only_alive(working, step(working), alive)
+        else:
+            result = step(working)
         logs.append(result.log)
         flags.append(result.flags)
         drops.append(result.dropped)
         working = result.frame
-        # a row's trace changes only when its unit id or round does
+        # a row's trace changes only when its unit id or round does; a dead row keeps the
+        # trace it had when it left
         if result.log["variable"].isin([spec.unit_id, spec.round_column]).any():
-            traces.append(_trace(working, spec))
+            traces.append(_trace(working, spec)[alive])
+        if name == _ROW_STEPS_IN_ONE_COPY[-1]:
+            working = steps.keep_rows(working, alive)
+            alive = np.ones(len(working), dtype=bool)
+    working = steps.keep_rows(working, alive)
     traces.append(_trace(working, spec))
 
     # The latest trace of a row wins: kept rows show their clean unit id, dropped rows the one
     # they had when they left.
-    trace = pd.concat(traces)
+    trace = _concat_emptying(traces)
     trace = trace[~trace.index.duplicated(keep="last")]
 
+    # each table is assembled with the steps' pieces freed as soon as they are joined: at a
+    # million rows they are hundreds of megabytes
     personal_set = set(personal)
-    log = _mask(_attach(pd.concat(logs, ignore_index=True), trace, LOG_COLUMNS), personal_set,
-                ("old_value", "new_value"))
-    flag_table = _mask(_attach(pd.concat(flags, ignore_index=True), trace, FLAG_COLUMNS),
+    log = _mask(_attach(_concat_emptying(logs, ignore_index=True), trace, LOG_COLUMNS),
+                personal_set, ("old_value", "new_value"))
+    flag_table = _mask(_attach(_concat_emptying(flags, ignore_index=True), trace, FLAG_COLUMNS),
                        personal_set, ("value",))
     dropped_reasons = pd.concat(drops, ignore_index=True)
     dropped_labels = dropped_reasons["row"].tolist()
@@ -572,9 +607,43 @@ def run(
                        duplicates=duplicates, panel_links=panel_links, linking=linking)
 
 
-def _duplicates(frame: pd.DataFrame, spec: CleaningSpec) -> pd.DataFrame:
+def _only_alive(before: pd.DataFrame, result: steps.StepResult,
+                alive: np.ndarray) -> steps.StepResult:
+    """A cell step's result as if the rows not ``alive`` had not been there.
+
+    Its log entries and flags on those rows are removed; a column it changed only in those
+    rows is restored (and a ``<var>__missing`` companion it added for it removed), so that
+    the outcome is the step's outcome on the alive rows alone. The dead rows' cells of the
+    other columns may differ, but those rows are about to leave.
+    """
+    def on_alive_rows(table: pd.DataFrame) -> pd.DataFrame:
+        if table.empty:
+            return table
+        positions = before.index.get_indexer(table["row"].to_numpy(dtype=object))
+        keep = (positions < 0) | alive[positions]
+        return table if keep.all() else table[keep].reset_index(drop=True)
+
+    log = on_alive_rows(result.log)
+    frame = result.frame
+    changed_only_in_dead = set(result.log["variable"]) - set(log["variable"])
+    restore, remove = {}, []
+    for variable in changed_only_in_dead:
+        for name in (variable, f"{variable}{steps.MISSING_SUFFIX}"):
+            if name not in frame.columns:
+                continue
+            if name in before.columns:
+                restore[name] = before[name]
+            elif name != variable:
+                remove.append(name)
+    if restore or remove:
+        frame = frame.assign(**restore).drop(columns=remove)
+    return steps.StepResult(frame, log, on_alive_rows(result.flags),
+                            on_alive_rows(result.dropped))
+
+
+def _duplicates(frame: pd.DataFrame, spec: CleaningSpec, alive: np.ndarray) -> pd.DataFrame:
     """The duplicates report before re-submissions are resolved; stop if the spec says so."""
-    report = records.duplicates_report(frame, spec.unit_id, spec.round_column)
+    report = records.duplicates_report(frame, spec.unit_id, spec.round_column, alive=alive)
     if spec.duplicates.unresolved == "error":
         unresolved = records.unresolved_duplicates(report, _decisions(spec)["resolutions"])
         if not unresolved.empty:

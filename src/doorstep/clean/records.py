@@ -28,7 +28,14 @@ from types import MappingProxyType
 import numpy as np
 import pandas as pd
 
-from doorstep.clean.steps import StepResult, _entries, _render_series, _result
+from doorstep.clean.steps import (
+    StepResult,
+    _alive_mask,
+    _entries,
+    _render_series,
+    _result,
+    without_dropped,
+)
 from doorstep.clean.values import parse_number, render_value, values_agree
 from doorstep.errors import ConfigError, DataError
 
@@ -207,12 +214,14 @@ def apply_corrections(frame: pd.DataFrame, rule: CorrectionsRule) -> StepResult:
     return _result(frame.assign(**columns) if columns else frame, log, flags)
 
 
-def duplicates_report(frame: pd.DataFrame, unit_id: str, round_column: str) -> pd.DataFrame:
+def duplicates_report(frame: pd.DataFrame, unit_id: str, round_column: str, *,
+                      alive: np.ndarray | None = None) -> pd.DataFrame:
     """Records sharing a unit id and round, with the variables on which they differ.
 
     One row per record of a duplicated (unit, round), ``differs_in`` listing the answer
     columns that are not the same in all its records (as ``iecompdup`` does), and empty
     ``action, new_id, initials, notes`` columns for the field team to fill (``ieduplicates``).
+    With ``alive`` (one flag per row) only the rows flagged True are reported on.
 
     Examples
     --------
@@ -228,7 +237,14 @@ def duplicates_report(frame: pd.DataFrame, unit_id: str, round_column: str) -> p
     rounds = (_render_series(frame[round_column]) if round_column in frame.columns
               else pd.Series("", index=frame.index, dtype=object))
     keys = pd.DataFrame({"unit": ids, "round": rounds.fillna("")})
-    repeated = keys["unit"].notna() & keys.duplicated(keep=False)
+    if alive is None:
+        repeated = keys["unit"].notna() & keys.duplicated(keep=False)
+    else:
+        alive = _alive_mask(frame, alive)
+        among_alive = keys.loc[alive]
+        repeated = pd.Series(False, index=frame.index)
+        repeated[alive] = (among_alive["unit"].notna()
+                           & among_alive.duplicated(keep=False)).to_numpy()
     if not repeated.any():
         return pd.DataFrame(columns=columns)
     answers = [column for column in frame.columns
@@ -274,12 +290,14 @@ class ResolutionRule:
         default_factory=lambda: MappingProxyType({}))
 
 
-def apply_duplicate_resolutions(frame: pd.DataFrame, rule: ResolutionRule) -> StepResult:
+def apply_duplicate_resolutions(frame: pd.DataFrame, rule: ResolutionRule, *,
+                                alive: np.ndarray | None = None) -> StepResult:
     """Apply the duplicates resolution file: drop a record, or give it a new unit id.
 
     ``keep`` changes nothing (the record stays; the others of its unit and round must be
     resolved too, or the re-submission rule decides). ``drop`` drops the record with the
-    initials and notes as reason; ``new_id`` gives it the new unit id, logged.
+    initials and notes as reason; ``new_id`` gives it the new unit id, logged. ``alive``
+    works as in :func:`doorstep.clean.steps.drop_exact_duplicates`.
 
     Examples
     --------
@@ -289,19 +307,21 @@ def apply_duplicate_resolutions(frame: pd.DataFrame, rule: ResolutionRule) -> St
     >>> apply_duplicate_resolutions(frame, rule).frame["id"].tolist()
     ['a', 'b']
     """
+    if alive is None:
+        return without_dropped(apply_duplicate_resolutions(frame, rule,
+                                                           alive=_alive_mask(frame, None)))
+    alive = _alive_mask(frame, alive)
     if not rule.resolutions or "_record_id" not in frame.columns:
         return _result(frame)
     records = _render_series(frame["_record_id"])
     log, dropped = [], []
     new_ids = frame[rule.unit_id].astype(object).copy()
-    keep = np.ones(len(frame), dtype=bool)
-    for position, (label, record) in enumerate(zip(frame.index, records, strict=True)):
-        decision = rule.resolutions.get(record) if record is not None else None
+    for label, record, is_alive in zip(frame.index, records, alive, strict=True):
+        decision = rule.resolutions.get(record) if record is not None and is_alive else None
         if decision is None:
             continue
         action, new_id, initials, notes = decision
         if action == "drop":
-            keep[position] = False
             dropped.append({"row": label, "drop_rule": "duplicate_resolved",
                             "drop_reason": f"duplicate resolved by {initials}: drop ({notes})"})
         elif action == "new_id" and render_value(new_ids.loc[label]) != new_id:
@@ -314,7 +334,7 @@ def apply_duplicate_resolutions(frame: pd.DataFrame, rule: ResolutionRule) -> St
     if log:
         new = new_ids.astype(column.dtype) if pd.api.types.is_string_dtype(column) else new_ids
         frame = frame.assign(**{rule.unit_id: new})
-    return _result(frame.loc[keep] if not keep.all() else frame, log, dropped=dropped)
+    return _result(frame, log, dropped=dropped)
 
 
 def unresolved_duplicates(report: pd.DataFrame, resolved: Mapping[str, object]) -> pd.DataFrame:
@@ -358,11 +378,13 @@ class SupervisorRule:
         default_factory=lambda: MappingProxyType({}))
 
 
-def apply_supervisor_resolutions(frame: pd.DataFrame, rule: SupervisorRule) -> StepResult:
+def apply_supervisor_resolutions(frame: pd.DataFrame, rule: SupervisorRule, *,
+                                 alive: np.ndarray | None = None) -> StepResult:
     """Act on the supervisors' resolutions: ``drop`` drops the interview, ``resurvey`` flags it.
 
     ``confirmed``, ``false_alarm`` and ``corrected`` (a correction goes in the corrections file)
     leave the data as it is. Re-applied on every run, so a filled-in flag list keeps its effect.
+    ``alive`` works as in :func:`doorstep.clean.steps.drop_exact_duplicates`.
 
     Examples
     --------
@@ -373,11 +395,15 @@ def apply_supervisor_resolutions(frame: pd.DataFrame, rule: SupervisorRule) -> S
     >>> result.frame["_record_id"].tolist(), result.dropped["drop_rule"].tolist()
     (['u2'], ['supervisor_drop'])
     """
+    if alive is None:
+        return without_dropped(apply_supervisor_resolutions(frame, rule,
+                                                            alive=_alive_mask(frame, None)))
+    alive = _alive_mask(frame, alive)
     if not rule.decisions or not {"_source_file", "_record_id"} <= set(frame.columns):
         return _result(frame)
     keys = frame["_source_file"].astype(str) + "#" + frame["_record_id"].astype(str)
     decisions = keys.map(lambda key: rule.decisions.get(key, ("",) * 4))
-    resolution = decisions.map(lambda decision: decision[0])
+    resolution = decisions.map(lambda decision: decision[0]).where(alive, "")
     drop = resolution.eq(SUPERVISOR_DROP)
     dropped = [{"row": label, "drop_rule": "supervisor_drop",
                 "drop_reason": f"field supervisor {decisions[label][1] or '(unnamed)'} resolved "
@@ -387,4 +413,4 @@ def apply_supervisor_resolutions(frame: pd.DataFrame, rule: SupervisorRule) -> S
               "reason": f"field supervisor {decisions[label][1] or '(unnamed)'} asked for a "
                         f"re-survey ({decisions[label][2]}): {decisions[label][3]}"}
              for label in frame.index[resolution.eq(SUPERVISOR_RESURVEY)]]
-    return _result(frame.loc[~drop], flags=flags, dropped=dropped)
+    return _result(frame, flags=flags, dropped=dropped)

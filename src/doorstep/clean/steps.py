@@ -85,6 +85,7 @@ __all__ = [
     "normalise_text_columns",
     "parse_money_columns",
     "repair_identifiers",
+    "without_dropped",
 ]
 
 LOG_COLUMNS = ("row", "variable", "old_value", "new_value", "rule", "reason")
@@ -388,6 +389,37 @@ def keep_rows(frame: pd.DataFrame, keep: np.ndarray | pd.Series) -> pd.DataFrame
     return frame.loc[keep]
 
 
+def without_dropped(result: StepResult) -> StepResult:
+    """``result`` with the rows its ``dropped`` table names taken out of its frame, in one copy.
+
+    Row steps find the rows to drop on the whole frame (see ``alive`` in
+    :func:`drop_exact_duplicates`); the cleaning run drops the rows of all its early row steps
+    at once, and a step called on its own drops them here.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> frame = pd.DataFrame({"a": ["1", "1"], "_record_id": ["r1", "r2"]})
+    >>> found = drop_exact_duplicates(frame, DuplicateRule(), alive=np.ones(2, dtype=bool))
+    >>> len(found.frame), len(without_dropped(found).frame)
+    (2, 1)
+    """
+    if result.dropped.empty:
+        return result
+    keep = np.ones(len(result.frame), dtype=bool)
+    keep[result.frame.index.get_indexer(result.dropped["row"].to_numpy(dtype=object))] = False
+    return result._replace(frame=keep_rows(result.frame, keep))
+
+
+def _alive_mask(frame: pd.DataFrame, alive: np.ndarray | None) -> np.ndarray:
+    if alive is None:
+        return np.ones(len(frame), dtype=bool)
+    alive = np.asarray(alive, dtype=bool)
+    if len(alive) != len(frame):
+        raise ValueError(f"alive: expected one flag per row ({len(frame)}), found {len(alive)}")
+    return alive
+
+
 def _minutes(seconds: float) -> str:
     return f"{seconds / 60:.1f}"
 
@@ -404,8 +436,13 @@ class DuplicateRule:
     ignore: tuple[str, ...] = ("_record_id", "_source_row", "_submitted_at")
 
 
-def drop_exact_duplicates(frame: pd.DataFrame, rule: DuplicateRule) -> StepResult:
+def drop_exact_duplicates(frame: pd.DataFrame, rule: DuplicateRule, *,
+                          alive: np.ndarray | None = None) -> StepResult:
     """Drop rows identical to an earlier row on every column but ``rule.ignore``; keep the first.
+
+    With ``alive`` (one flag per row) only the rows flagged True are looked at, as if the
+    others had been dropped before, and the frame is returned whole: the caller drops the rows
+    that ``dropped`` names (:func:`without_dropped`), so several row steps cost one copy.
 
     Examples
     --------
@@ -414,11 +451,16 @@ def drop_exact_duplicates(frame: pd.DataFrame, rule: DuplicateRule) -> StepResul
     >>> drop_exact_duplicates(frame, DuplicateRule()).dropped["drop_reason"].tolist()
     ['exact copy of an earlier row (record r1)']
     """
+    if alive is None:
+        return without_dropped(drop_exact_duplicates(frame, rule, alive=_alive_mask(frame, None)))
+    alive = _alive_mask(frame, alive)
     compared = [column for column in frame.columns if column not in rule.ignore]
     if not compared or frame.empty:
         return _result(frame)
-    # one pass over the whole frame finds the rows that have a copy; the rest is done on them
+    # one pass over the whole frame finds the rows that have a copy; the rest is done on them.
+    # A row whose only copies are not alive is alone in its group below, so it is kept.
     involved = np.flatnonzero(frame.duplicated(subset=compared, keep=False).to_numpy())
+    involved = involved[alive[involved]]
     if not len(involved):
         return _result(frame)
     part = frame.iloc[involved]
@@ -428,8 +470,6 @@ def drop_exact_duplicates(frame: pd.DataFrame, rule: DuplicateRule) -> StepResul
         "first").to_numpy()]
     is_copy = first != involved
     positions = involved[is_copy]
-    duplicated = np.zeros(len(frame), dtype=bool)
-    duplicated[positions] = True
     kept = frame.index[first[is_copy]]
     records = (frame["_record_id"].reindex(kept).map(render_value).to_numpy(dtype=object)
                if "_record_id" in frame.columns else np.asarray(kept, dtype=object))
@@ -438,7 +478,7 @@ def drop_exact_duplicates(frame: pd.DataFrame, rule: DuplicateRule) -> StepResul
         "drop_rule": "duplicate",
         "drop_reason": [f"exact copy of an earlier row (record {record})" for record in records],
     })
-    return _result(keep_rows(frame, ~duplicated), dropped=[dropped])
+    return _result(frame, dropped=[dropped])
 
 
 @dataclass(frozen=True)
@@ -449,8 +489,11 @@ class DurationRule:
     column: str = "_duration_seconds"
 
 
-def drop_short_interviews(frame: pd.DataFrame, rule: DurationRule) -> StepResult:
+def drop_short_interviews(frame: pd.DataFrame, rule: DurationRule, *,
+                          alive: np.ndarray | None = None) -> StepResult:
     """Drop interviews shorter than ``rule.min_minutes``; unknown lengths are kept.
+
+    ``alive`` works as in :func:`drop_exact_duplicates`: with it the frame is returned whole.
 
     Examples
     --------
@@ -460,17 +503,20 @@ def drop_short_interviews(frame: pd.DataFrame, rule: DurationRule) -> StepResult
     >>> len(result.frame), result.dropped["drop_reason"].tolist()
     (2, ['interview took 7.0 minutes, less than the minimum of 15 minutes'])
     """
+    if alive is None:
+        return without_dropped(drop_short_interviews(frame, rule, alive=_alive_mask(frame, None)))
+    alive = _alive_mask(frame, alive)
     if rule.min_minutes is None or rule.column not in frame.columns:
         return _result(frame)
     seconds = pd.to_numeric(frame[rule.column], errors="coerce")
-    short = (seconds < rule.min_minutes * 60).fillna(False).to_numpy(dtype=bool)
+    short = (seconds < rule.min_minutes * 60).fillna(False).to_numpy(dtype=bool) & alive
     dropped = [
         {"row": label, "drop_rule": "short_interview",
          "drop_reason": f"interview took {_minutes(length)} minutes, less than the "
                         f"minimum of {rule.min_minutes:g} minutes"}
         for label, length in zip(frame.index[short], seconds.to_numpy()[short], strict=True)
     ]
-    return _result(keep_rows(frame, ~short), dropped=dropped)
+    return _result(frame, dropped=dropped)
 
 
 @dataclass(frozen=True)
@@ -482,11 +528,13 @@ class ResubmissionRule:
     submitted_at: str = "_submitted_at"
 
 
-def drop_resubmissions(frame: pd.DataFrame, rule: ResubmissionRule) -> StepResult:
+def drop_resubmissions(frame: pd.DataFrame, rule: ResubmissionRule, *,
+                       alive: np.ndarray | None = None) -> StepResult:
     """Keep the latest submission per unit and round; drop the others naming the kept record.
 
     Ties and unknown submission times are broken by row order (the later row wins). Rows
-    without a unit id are kept and flagged.
+    without a unit id are kept and flagged. ``alive`` works as in
+    :func:`drop_exact_duplicates`: with it the frame is returned whole.
 
     Examples
     --------
@@ -496,11 +544,14 @@ def drop_resubmissions(frame: pd.DataFrame, rule: ResubmissionRule) -> StepResul
     >>> drop_resubmissions(frame, ResubmissionRule("child_id")).dropped["drop_reason"].tolist()
     ['re-submission of unit c1; the latest submission (record a) is kept']
     """
+    if alive is None:
+        return without_dropped(drop_resubmissions(frame, rule, alive=_alive_mask(frame, None)))
+    alive = _alive_mask(frame, alive)
     if rule.unit_id not in frame.columns or frame.empty:
         return _result(frame)
     units = frame[rule.unit_id]
-    missing_unit = missing_mask(units)
-    flags = [_entries(frame.index[missing_unit.to_numpy()], rule.unit_id, "missing_unit_id",
+    missing_unit = missing_mask(units).to_numpy(dtype=bool)
+    flags = [_entries(frame.index[missing_unit & alive], rule.unit_id, "missing_unit_id",
                       "the unit id is missing; re-submissions cannot be checked for this row",
                       value=None)]
     if rule.submitted_at in frame.columns:
@@ -520,7 +571,7 @@ def drop_resubmissions(frame: pd.DataFrame, rule: ResubmissionRule) -> StepResul
         "time": pd.to_datetime(pd.Series(times, index=frame.index), errors="coerce"),
         "position": np.arange(len(frame)),
     }, index=frame.index)
-    order = order.loc[~missing_unit.to_numpy()]
+    order = order.loc[~missing_unit & alive]
     repeated = order.duplicated(["unit", "round"], keep=False)
     if not repeated.any():
         return _result(frame, flags=flags)
@@ -542,7 +593,7 @@ def drop_resubmissions(frame: pd.DataFrame, rule: ResubmissionRule) -> StepResul
         for label, unit, round_, record in zip(leaving.index, leaving["unit"], leaving["round"],
                                                records, strict=True)
     ]
-    return _result(keep_rows(frame, keep), flags=flags, dropped=dropped)
+    return _result(frame, flags=flags, dropped=dropped)
 
 
 # ----------------------------------------------------------------------------------------------
