@@ -29,6 +29,7 @@ from doorstep.errors import ConfigError, RunError
 from doorstep.run import CHAIN
 from doorstep.run.batch import (
     SUMMARY_COLUMNS,
+    THREAD_VARIABLES,
     batch_main,
     code_version,
     load_grid,
@@ -264,3 +265,64 @@ def test_kernels_get_a_lasting_matplotlib_cache_only_when_the_default_cannot_be_
     assert (tmp_path / "seen.txt").read_text() == str(lasting)
     assert "MPLCONFIGDIR" not in os.environ  # restored after the kernel's run
     assert nbformat.read(tmp_path / "executed.ipynb", 4).cells[0]["execution_count"] == 1
+
+
+# --- per-run overhead (issue 9): what the runner and a notebook's first cell import -----------
+
+
+def test_the_runner_and_report_package_load_no_heavy_library_until_used():
+    """``from doorstep import report`` and ``doorstep.run`` leave scipy.stats, matplotlib and
+    Word files unloaded; the names still work and are the sub-modules' objects."""
+    code = (
+        "import sys\n"
+        "import doorstep.run, doorstep.report, doorstep.design\n"
+        "from doorstep.report import scan_run_dir, text\n"
+        "from doorstep.design import lottery_sample, staggered_panel\n"
+        "heavy = ('scipy.stats', 'scipy.optimize', 'matplotlib', 'docx', 'openpyxl')\n"
+        "print(sorted(name for name in heavy if name in sys.modules))\n"
+    )
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True).stdout.strip()
+    assert loaded == "[]"
+
+
+def test_every_lazy_public_name_is_the_sub_modules_object():
+    import importlib
+
+    from doorstep import design, report
+
+    for package in (report, design):
+        assert sorted(package.__all__) == sorted(package._EXPORTS)
+        for name, module in package._EXPORTS.items():
+            source = importlib.import_module(f"{package.__name__}.{module}")
+            assert getattr(package, name) is getattr(source, name), name
+    # the sub-module etable shares its name with the function: the package keeps the function
+    importlib.import_module("doorstep.report.etable")
+    assert callable(report.etable) and report.etable.__module__ == "doorstep.report.etable"
+    with pytest.raises(AttributeError, match="no_such_name"):
+        report.no_such_name  # noqa: B018
+
+
+def test_parallel_workers_give_each_kernel_one_blas_thread(project, tmp_path, monkeypatch):
+    for variable in THREAD_VARIABLES:
+        monkeypatch.delenv(variable, raising=False)
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    seen = "pathlib.Path(run_dir, 'threads.txt').write_text(str(os.environ.get('{}')))"
+    for name in CHAIN:
+        source = seen.format("OPENBLAS_NUM_THREADS") if name == "01_clean" else "pass"
+        if name == "03_impact":
+            source = "pathlib.Path(run_dir, 'estimates.csv').write_text('term,estimate\\nx,1\\n')"
+        parameters = nbformat.v4.new_code_cell('config_path = ""\nrun_dir = ""\nseed = 0')
+        parameters.metadata["tags"] = ["parameters"]
+        notebook = nbformat.v4.new_notebook(cells=[
+            parameters, nbformat.v4.new_code_cell(f"import os, pathlib\n{source}")])
+        notebook.metadata["kernelspec"] = {"name": "python3", "language": "python",
+                                           "display_name": "Python 3"}
+        nbformat.write(notebook, notebooks / f"{name}.ipynb")
+    grid = _grid(project, "threads", seeds=[1, 3], notebooks=str(notebooks))
+    result = run_batch(grid, workers=2, progress=False)
+    assert [run.status for run in result.results] == ["finished", "finished"]
+    assert [(result.output / run.run_id / "threads.txt").read_text()
+            for run in result.results] == ["1", "1"]
+    assert "OPENBLAS_NUM_THREADS" not in os.environ  # set in the workers only

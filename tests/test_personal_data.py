@@ -40,3 +40,63 @@ def test_no_planted_personal_value_reaches_any_output(tmp_path):
                           if path.is_file())
     for value in CANARIES.values():
         assert value.encode("utf-8") not in everything, value
+
+
+# --- the guard's single pass over a text (issue 9) gives the findings of a line-by-line scan ---
+
+
+def _line_by_line(text: str, extra_values: tuple[str, ...] = ()) -> list[str]:
+    """The guard as it was before issue 9: every pattern run again on every line."""
+    import re
+
+    from doorstep.report import guard
+
+    id_card = re.compile(r"(?<![0-9A-Za-z.])[1-9][0-9]{16}[0-9Xx](?![0-9A-Za-z])")
+    mobile = re.compile(r"(?<![0-9A-Za-z.])1[3-9][0-9]{9}(?![0-9A-Za-z])")
+    findings = []
+    for number, line in enumerate(guard._EMBEDDED.sub("", text).splitlines(), start=1):
+        for match in id_card.finditer(line):
+            if guard._valid_id_card(match.group()):
+                findings.append(f"s, line {number}: ID card number "
+                                f"'{match.group()[:4]}**********{match.group()[-4:]}'")
+        for match in mobile.finditer(line):
+            findings.append(f"s, line {number}: mobile phone number "
+                            f"'{match.group()[:3]}******{match.group()[-2:]}'")
+        findings += [f"s, line {number}: exact GPS point"] * len(guard._GPS.findall(line))
+        findings += [f"s, line {number}: a known personal value"
+                     for value in extra_values if value and value in line]
+    return findings
+
+
+def test_the_guard_finds_what_a_line_by_line_scan_finds():
+    import random
+
+    from doorstep.report import scan_for_personal_data
+
+    pieces = ["13812345678", "11010519491231002X", "110105194912310021", "30.123456 122.654321",
+              "a", " ", "\n", "\r\n", "\r", "\u2028", "\x0c", "\x1e", ".", "x13812345678", "7",
+              "1381234567", "金丝雀", ",", "data:image/png;base64,AAAA", "0.1234567 88.123456"]
+    generator = random.Random(20240301)
+    texts = ["".join(generator.choice(pieces) for _ in range(generator.randint(0, 40)))
+             for _ in range(2000)]
+    total = 0
+    for text in texts:
+        for extra in ((), ("金丝雀", "", "金丝雀", "7")):
+            expected = _line_by_line(text, extra)
+            assert scan_for_personal_data(text, source="s", extra_values=extra) == expected, text
+            total += len(expected)
+    assert total > 1000  # the texts do hold findings of every kind
+
+
+def test_the_guard_numbers_lines_as_splitlines_does():
+    from doorstep.report import scan_for_personal_data
+
+    text = "13812345678\r\nx\u2028a 11010519491231002X\x0cb\r30.123456 122.654321 13912345678"
+    assert scan_for_personal_data(text, source="f.csv") == [
+        "f.csv, line 1: mobile phone number '138******78'",
+        "f.csv, line 3: ID card number '1101**********002X'",
+        "f.csv, line 5: mobile phone number '139******78'",  # per line: ID, phone, GPS
+        "f.csv, line 5: exact GPS point",
+    ]
+    # digits inside a longer token are not a number of their own
+    assert scan_for_personal_data("a13812345678 .13812345678 x11010519491231002X") == []

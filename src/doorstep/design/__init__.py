@@ -8,35 +8,48 @@ assignment afterwards (a staggered roll-out schedule, a lottery among applicants
 turned into the treatment columns estimators need. ``design_tables`` gives every table of the
 ``00_design`` notebook. It must not import ``estimate``, ``report`` or ``run``; power by
 simulation receives the simulator and the estimator as arguments.
+
+The public names below are loaded on first use (module ``__getattr__``): the notebooks' runner
+stages need only the assignment records, and importing power and cost-effectiveness would load
+``scipy.optimize`` and ``scipy.stats`` for nothing. ``from doorstep.design import power_analysis``
+works as before.
 """
 
-from doorstep.design.assignment import lottery_sample, staggered_panel
-from doorstep.design.cost import annuity_factor, cost_effectiveness, ratio_interval
-from doorstep.design.power import (
-    PowerCalculation,
-    SimulatedPower,
-    design_effect,
-    minimum_detectable_effect,
-    power_analysis,
-    simulated_power,
-)
-from doorstep.design.randomise import (
-    Assignment,
-    AssignmentProcedure,
-    assign_treatment,
-    balance_statistic,
-    read_procedure,
-    reassign,
-    write_assignment,
-)
-from doorstep.design.sampling import (
-    inclusion_probabilities,
-    select_households,
-    select_villages,
-    write_sample,
-)
-from doorstep.design.spec import DesignSpec, load_design
-from doorstep.design.tables import DEFAULT_PARAMETERS, design_parameters, design_tables
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+# public name -> the sub-module that defines it
+_EXPORTS = {
+    "DEFAULT_PARAMETERS": "tables",
+    "Assignment": "randomise",
+    "AssignmentProcedure": "randomise",
+    "DesignSpec": "spec",
+    "PowerCalculation": "power",
+    "SimulatedPower": "power",
+    "annuity_factor": "cost",
+    "assign_treatment": "randomise",
+    "balance_statistic": "randomise",
+    "cost_effectiveness": "cost",
+    "design_effect": "power",
+    "design_parameters": "tables",
+    "design_tables": "tables",
+    "inclusion_probabilities": "sampling",
+    "load_design": "spec",
+    "lottery_sample": "assignment",
+    "minimum_detectable_effect": "power",
+    "power_analysis": "power",
+    "ratio_interval": "cost",
+    "read_procedure": "randomise",
+    "reassign": "randomise",
+    "select_households": "sampling",
+    "select_villages": "sampling",
+    "simulated_power": "power",
+    "staggered_panel": "assignment",
+    "write_assignment": "randomise",
+    "write_sample": "sampling",
+}
 
 __all__ = [
     "DEFAULT_PARAMETERS",
@@ -67,3 +80,46 @@ __all__ = [
     "write_assignment",
     "write_sample",
 ]
+
+if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly
+    from doorstep.design.assignment import lottery_sample, staggered_panel
+    from doorstep.design.cost import annuity_factor, cost_effectiveness, ratio_interval
+    from doorstep.design.power import (
+        PowerCalculation,
+        SimulatedPower,
+        design_effect,
+        minimum_detectable_effect,
+        power_analysis,
+        simulated_power,
+    )
+    from doorstep.design.randomise import (
+        Assignment,
+        AssignmentProcedure,
+        assign_treatment,
+        balance_statistic,
+        read_procedure,
+        reassign,
+        write_assignment,
+    )
+    from doorstep.design.sampling import (
+        inclusion_probabilities,
+        select_households,
+        select_villages,
+        write_sample,
+    )
+    from doorstep.design.spec import DesignSpec, load_design
+    from doorstep.design.tables import DEFAULT_PARAMETERS, design_parameters, design_tables
+
+
+def __getattr__(name: str) -> object:
+    """Load a public name from its sub-module on first use, and keep it in the package."""
+    module_name = _EXPORTS.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'doorstep.design' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"doorstep.design.{module_name}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

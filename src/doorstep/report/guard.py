@@ -11,17 +11,22 @@ the run with the file and line where a value was found.
 
 from __future__ import annotations
 
+import bisect
 import re
 import zipfile
 from pathlib import Path
 
 from doorstep.errors import DataError
 
-_ID_CARD = re.compile(r"(?<![0-9A-Za-z.])[1-9][0-9]{16}[0-9Xx](?![0-9A-Za-z])")
-_MOBILE = re.compile(r"(?<![0-9A-Za-z.])1[3-9][0-9]{9}(?![0-9A-Za-z])")
+# the look-behind (no letter, digit or decimal point before) follows the first character, so
+# that the regex engine can skip ahead to candidate digits instead of trying every position
+_ID_CARD = re.compile(r"[1-9](?<![0-9A-Za-z.][1-9])[0-9]{16}[0-9Xx](?![0-9A-Za-z])")
+_MOBILE = re.compile(r"1(?<![0-9A-Za-z.]1)[3-9][0-9]{9}(?![0-9A-Za-z])")
 _GPS = re.compile(r"(?<![0-9.])(?:[3-9]|[1-5][0-9])\.[0-9]{5,} +(?:7[3-9]|[89][0-9]|1[0-3][0-9])"
                   r"\.[0-9]{5,}(?![0-9])")
 _EMBEDDED = re.compile(r"data:image/[a-z+]+;base64,[A-Za-z0-9+/=\\n]+")
+# the line breaks of str.splitlines, so that line numbers are those of a line-by-line scan
+_LINE_BREAK = re.compile("\r\n|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
 
@@ -33,6 +38,20 @@ class PersonalDataError(DataError):
 def _valid_id_card(text: str) -> bool:
     total = sum(int(digit) * weight for digit, weight in zip(text[:17], _ID_WEIGHTS, strict=True))
     return _ID_CHECK[total % 11] == text[17].upper()
+
+
+class _LazyLineStarts:
+    """Where each line of a text starts, found on first use (most outputs have no finding)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.starts: list[int] | None = None
+
+    def line_of(self, position: int) -> int:
+        """The 1-based number of the line holding ``position``."""
+        if self.starts is None:
+            self.starts = [0] + [match.end() for match in _LINE_BREAK.finditer(self.text)]
+        return bisect.bisect_right(self.starts, position)
 
 
 def scan_for_personal_data(text: str, *, source: str = "<text>",
@@ -59,20 +78,31 @@ def scan_for_personal_data(text: str, *, source: str = "<text>",
     ["x.csv, line 1: mobile phone number '138******78'"]
     """
     text = _EMBEDDED.sub("", text)
-    findings = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        for match in _ID_CARD.finditer(line):
-            if _valid_id_card(match.group()):
-                findings.append(f"{source}, line {number}: ID card number "
-                                f"'{match.group()[:4]}**********{match.group()[-4:]}'")
-        for match in _MOBILE.finditer(line):
-            findings.append(f"{source}, line {number}: mobile phone number "
-                            f"'{match.group()[:3]}******{match.group()[-2:]}'")
-        findings += [f"{source}, line {number}: exact GPS point"] * len(_GPS.findall(line))
-        for value in extra_values:
-            if value and value in line:
-                findings.append(f"{source}, line {number}: a known personal value")
-    return findings
+    # (line, kind, position, finding): each pattern runs once over the whole text (none can
+    # match across a line break), and sorting gives the order of a line-by-line scan
+    found: list[tuple[int, int, int, str]] = []
+    line_starts = _LazyLineStarts(text)
+    for match in _ID_CARD.finditer(text):
+        value = match.group()
+        if _valid_id_card(value):
+            found.append((line_starts.line_of(match.start()), 0, match.start(),
+                          f"ID card number '{value[:4]}**********{value[-4:]}'"))
+    for match in _MOBILE.finditer(text):
+        value = match.group()
+        found.append((line_starts.line_of(match.start()), 1, match.start(),
+                      f"mobile phone number '{value[:3]}******{value[-2:]}'"))
+    for match in _GPS.finditer(text):
+        found.append((line_starts.line_of(match.start()), 2, match.start(),
+                      "exact GPS point"))
+    if any(extra_values):
+        lines = text.splitlines()
+        for position, value in enumerate(extra_values):
+            if not value or value not in text:
+                continue
+            found += [(number, 3, position, "a known personal value")
+                      for number, line in enumerate(lines, start=1) if value in line]
+    found.sort(key=lambda item: item[:3])
+    return [f"{source}, line {number}: {finding}" for number, _, _, finding in found]
 
 
 def _office_text(path: Path) -> str:

@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
@@ -183,10 +184,14 @@ def _execute(notebook: Path, executed: Path, parameters: dict[str, object], kern
             # the executed notebook is written once, at the end or at the failing cell: the
             # same file as papermill's default of writing it before and after every cell,
             # which costs a JSON dump of the whole notebook (figures included) per write
+            # and the kernel is stopped at once (SIGKILL) when the last cell has answered: every
+            # output has arrived by then, and a graceful shutdown waits ~0.5 s per notebook for
+            # the kernel to tear its interpreter down
             papermill.execute_notebook(
                 str(notebook), str(executed), parameters=parameters, kernel_name=kernel_name,
                 cwd=str(notebook.parent), progress_bar=False, log_output=False,
                 report_mode=False, request_save_on_cell_execute=False,
+                shutdown_kernel="immediate",
             )
     except PapermillExecutionError as error:
         raise RunError(
@@ -329,20 +334,30 @@ def _run_locked(config, notebooks: Path, final: Path, overrides, seed: int, show
                  yaml.safe_dump(config.as_dict(), allow_unicode=True, sort_keys=True))
 
     timings: dict[str, float] = {}
-    for name in CHAIN:
-        executed = work / "notebooks" / f"{name}.ipynb"
-        started = time.perf_counter()
-        try:
-            _execute(notebooks / f"{name}.ipynb", executed, parameters, kernel_name,
-                     log=work / "kernels.log")
-        except RunError as error:
-            failed = _free_name(final.with_name(f"{final.name}.failed"))
-            work.rename(failed)
-            kept = failed / "notebooks" / f"{name}.ipynb"
-            raise RunError(f"{error}\nThe partly executed notebook is kept at {kept}") from None
-        timings[name] = round(time.perf_counter() - started, 3)
-        html_name = "index.html" if name == REPORT_NOTEBOOK else f"{name}.html"
-        _to_html(executed, work / html_name, show_code=show_code)
+    # a notebook's HTML is written by a second thread while the next notebook runs: this
+    # process only waits for the kernel meanwhile, and the conversion (~1 s a notebook, mostly
+    # nbconvert's BeautifulSoup pass) is the same call with the same bytes as before
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="doorstep-html") as converter:
+        conversions: list[Future[None]] = []
+        for name in CHAIN:
+            executed = work / "notebooks" / f"{name}.ipynb"
+            started = time.perf_counter()
+            try:
+                _execute(notebooks / f"{name}.ipynb", executed, parameters, kernel_name,
+                         log=work / "kernels.log")
+            except RunError as error:
+                wait(conversions)  # nothing may still write into the folder being renamed
+                failed = _free_name(final.with_name(f"{final.name}.failed"))
+                work.rename(failed)
+                kept = failed / "notebooks" / f"{name}.ipynb"
+                raise RunError(f"{error}\nThe partly executed notebook is kept at {kept}"
+                               ) from None
+            timings[name] = round(time.perf_counter() - started, 3)
+            html_name = "index.html" if name == REPORT_NOTEBOOK else f"{name}.html"
+            conversions.append(converter.submit(_to_html, executed, work / html_name,
+                                                show_code=show_code))
+        for conversion in conversions:
+            conversion.result()  # a failed conversion raises here, as it did in the loop
 
     if not (work / "estimates.csv").is_file():
         failed = _free_name(final.with_name(f"{final.name}.failed"))
