@@ -17,8 +17,9 @@ works as before.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from doorstep._lazy import lazy_exports
 
 # public name -> the sub-module that defines it
 _EXPORTS = {
@@ -111,15 +112,4 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from doorstep.design.tables import DEFAULT_PARAMETERS, design_parameters, design_tables
 
 
-def __getattr__(name: str) -> object:
-    """Load a public name from its sub-module on first use, and keep it in the package."""
-    module_name = _EXPORTS.get(name)
-    if module_name is None:
-        raise AttributeError(f"module 'doorstep.design' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"doorstep.design.{module_name}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports("doorstep.design", _EXPORTS, globals())

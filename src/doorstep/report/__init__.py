@@ -13,10 +13,11 @@ the cost tables) until a function that needs them is called. ``report.write_docx
 
 from __future__ import annotations
 
-import importlib
 import sys
 import types
 from typing import TYPE_CHECKING
+
+from doorstep._lazy import lazy_exports
 
 # public name -> the sub-module that defines it
 _EXPORTS = {
@@ -131,15 +132,4 @@ class _ReportPackage(types.ModuleType):
 sys.modules[__name__].__class__ = _ReportPackage
 
 
-def __getattr__(name: str) -> object:
-    """Load a public name from its sub-module on first use, and keep it in the package."""
-    module_name = _EXPORTS.get(name)
-    if module_name is None:
-        raise AttributeError(f"module 'doorstep.report' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"doorstep.report.{module_name}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports("doorstep.report", _EXPORTS, globals())
