@@ -353,3 +353,175 @@ def test_clustered_bootstrap_draws_are_per_cluster():
                            bootstrap_reps=REPS, seed=1)
     critical = result.uniform_critical_value()
     assert stats.norm.ppf(0.975) < critical < 5
+
+
+# -- sampling weights ----------------------------------------------------------------------------
+def _peer_unit_weights(peer_frame, weightsname: str) -> np.ndarray:
+    """moderndid's own normalised unit weights, in the unit order of its ``att_gt`` result."""
+    from moderndid.core.preprocess import DIDConfig, PreprocessDataBuilder
+
+    config = DIDConfig(yname="lemp", tname="year", idname="countyreal", gname="first.treat",
+                       weightsname=weightsname, xformla="~1")
+    prepared = (PreprocessDataBuilder().with_data(peer_frame).with_config(config).validate()
+                .transform().build())
+    return prepared.time_invariant_data["weights"].to_numpy()
+
+
+@pytest.mark.parametrize(("covariates", "method"),
+                         [(None, "reg"), ("lpop", "reg"), ("lpop", "ipw"), ("lpop", "dr")])
+@pytest.mark.parametrize("control_group", ["never", "not_yet"])
+def test_sampling_weights_match_moderndid(mpdta, covariates, method, control_group):
+    """Weighted ATT(g,t), aggregations and analytic SEs against moderndid's ``weightsname``.
+
+    The weight is the county's population, exp(lpop) (constant within county), at 1e-6
+    relative. moderndid 0.2's ``att_gt`` weights every cell but does not hand the unit weights
+    to ``aggte`` (it looks ``weightsname`` up in its pre-processed unit table, where the
+    column is renamed ``weights``, and ``weights_ind`` stays None), so its aggregations weight
+    cohorts by unweighted counts. R's ``did::aggte`` uses the normalised weights
+    (``weights.ind <- dta$.w``; ``pg = mean(weights.ind * 1{G = g})``), which is what we do;
+    the reference aggregations are moderndid's ``aggte`` given its own normalised unit
+    weights as ``weights_ind``, i.e. R's rule computed by the peer's code.
+    """
+    import polars as pl
+
+    peer_frame, _ = mpdta
+    peer_frame = peer_frame.with_columns(pl.col("lpop").exp().alias("population"))
+    frame = peer_frame.to_pandas()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        peer = moderndid.att_gt(
+            peer_frame, "lemp", "year", "countyreal", "first.treat",
+            est_method=method, boot=False, cband=False,
+            control_group=PEER_CONTROL[control_group], weightsname="population",
+            **({"xformla": f"~{covariates}"} if covariates else {}),
+        )
+        assert peer.weights_ind is None  # the moderndid 0.2 behaviour documented above
+        peer = peer._replace(weights_ind=_peer_unit_weights(peer_frame, "population"))
+        peer_aggregates = {
+            kind: moderndid.aggte(peer, type=kind, boot=False, cband=False)
+            for kind in ("simple", "group", "dynamic", "calendar")
+        }
+    before = frame.copy(deep=True)
+    result = staggered_did(frame, "lemp", "countyreal", "year", "first.treat",
+                           weights="population", covariates=covariates or (), method=method,
+                           control_group=control_group, bootstrap_reps=0)
+    pd.testing.assert_frame_equal(frame, before)
+    table = result.group_time
+    np.testing.assert_array_equal(table["group"], peer.groups)
+    np.testing.assert_array_equal(table["time"], peer.times)
+    np.testing.assert_allclose(table["estimate"], peer.att_gt, rtol=RTOL)
+    np.testing.assert_allclose(table["std_error"], peer.se_gt, rtol=RTOL)
+    np.testing.assert_allclose(result.pre_trend_test().statistic, peer.wald_stat, rtol=RTOL)
+    for kind, reference in peer_aggregates.items():
+        aggregate = result.aggregate(kind)
+        np.testing.assert_allclose(aggregate.estimate, reference.overall_att, rtol=RTOL)
+        np.testing.assert_allclose(aggregate.std_error, reference.overall_se, rtol=RTOL)
+        if kind != "simple":
+            tidy = aggregate.tidy()
+            np.testing.assert_allclose(tidy["estimate"].iloc[1:], reference.att_by_event, rtol=RTOL)
+            np.testing.assert_allclose(tidy["std_error"].iloc[1:], reference.se_by_event, rtol=RTOL)
+    assert result.extras["weights"] == "population"
+    unweighted = staggered_did(frame, "lemp", "countyreal", "year", "first.treat",
+                               covariates=covariates or (), method=method,
+                               control_group=control_group, bootstrap_reps=0)
+    assert abs(unweighted.aggregate("simple").estimate
+               - result.aggregate("simple").estimate) > 1e-3  # the weights matter here
+
+
+def _weighted_panel(seed: int = 3) -> tuple[pd.DataFrame, float]:
+    """Two sampling strata: the rare one (sampled at 1/4 the rate, weight 4) has a larger effect.
+
+    The population ATT (equal strata in the population) is 2.0; the unweighted sample ATT is
+    about 1.4 because the large-effect stratum is under-sampled. Parallel trends hold given the
+    stratum only (its own trend), so the weighted estimator needs the stratum as a covariate;
+    without covariates the trends are parallel on average in the weighted population.
+    """
+    rng = np.random.default_rng(seed)
+    n_units, periods = 4000, np.arange(1, 6)
+    rare = rng.random(n_units) < 0.2
+    weight = np.where(rare, 4.0, 1.0)
+    cohort = np.where(rng.random(n_units) < 0.5, rng.choice([3, 4], n_units), 0)
+    unit = np.repeat(np.arange(n_units), periods.size)
+    period = np.tile(periods, n_units)
+    g = cohort[unit]
+    effect = np.where((g > 0) & (period >= g), np.where(rare[unit], 3.0, 1.0), 0.0)
+    y = rng.normal(0, 1, n_units)[unit] + 0.4 * period + effect + rng.normal(0, 0.5, unit.size)
+    frame = pd.DataFrame({"hh": unit, "round": period, "cohort": g, "village": unit // 20,
+                          "weight": weight[unit], "rare": rare[unit].astype(float),
+                          "income": y})
+    return frame, 2.0
+
+
+def test_informative_weights_recover_the_population_effect():
+    frame, truth = _weighted_panel()
+    unweighted = staggered_did(frame, "income", "hh", "round", "cohort", bootstrap_reps=0)
+    assert abs(unweighted.aggregate("simple").estimate - truth) > 0.4  # about 1.4
+    for covariates, method in (((), "dr"), (("rare",), "dr"), (("rare",), "ipw"),
+                               (("rare",), "reg")):
+        result = staggered_did(frame, "income", "hh", "round", "cohort", weights="weight",
+                               covariates=covariates, method=method, cluster="village",
+                               bootstrap_reps=199, seed=2)
+        simple = result.aggregate("simple")
+        assert abs(simple.estimate - truth) < 4 * simple.std_error, (covariates, method)
+        assert abs(simple.estimate - truth) < 0.15
+        for e in (0, 1):
+            term = result.aggregate("dynamic").term(f"event_time={e}")
+            assert abs(term.estimate - truth) < 4 * term.std_error
+        assert result.pre_trend_test().p_value > 0.001
+        # cluster scores (the subgroup stage and the multiplier bootstrap) carry the weights
+        scores = result.cluster_scores("simple")
+        assert len(scores) == 200
+        assert np.sqrt((scores**2).sum()) == pytest.approx(simple.std_error, rel=1e-12)
+        assert stats.norm.ppf(0.975) < result.uniform_critical_value() < 4  # 199 draws: noisy
+
+
+def test_weights_of_one_and_rescaled_weights_change_nothing():
+    frame, _ = _weighted_panel()
+    for covariates in ((), ("rare",)):
+        plain = staggered_did(frame, "income", "hh", "round", "cohort", covariates=covariates,
+                              bootstrap_reps=0)
+        ones = staggered_did(frame.assign(one=1.0), "income", "hh", "round", "cohort",
+                             covariates=covariates, weights="one", bootstrap_reps=0)
+        np.testing.assert_allclose(ones.estimates, plain.estimates, rtol=1e-10)
+        np.testing.assert_allclose(ones.std_errors, plain.std_errors, rtol=1e-10)
+        weighted = staggered_did(frame, "income", "hh", "round", "cohort",
+                                 covariates=covariates, weights="weight", bootstrap_reps=0)
+        scaled = staggered_did(frame.assign(w=frame["weight"] * 37.5), "income", "hh", "round",
+                               "cohort", covariates=covariates, weights="w", bootstrap_reps=0)
+        for kind in ("simple", "dynamic"):
+            np.testing.assert_allclose(scaled.aggregate(kind).coefficients,
+                                       weighted.aggregate(kind).coefficients, rtol=1e-10)
+            np.testing.assert_allclose(scaled.aggregate(kind).covariance,
+                                       weighted.aggregate(kind).covariance, rtol=1e-9)
+
+
+def test_bad_weights_name_the_unit():
+    frame, _ = _weighted_panel()
+    frame = frame[frame["hh"] < 300]
+    varying = frame.copy()
+    varying.loc[varying.index[7], "weight"] = 9.0  # unit 1, round 3
+    with pytest.raises(EstimationError, match=r"'weight'.*constant within each unit; unit 1 "):
+        staggered_did(varying, "income", "hh", "round", "cohort", weights="weight")
+    negative = frame.copy()
+    negative.loc[negative.index[12], "weight"] = -1.0  # unit 2, round 3
+    with pytest.raises(EstimationError, match=r"'weight' \(weights\) is negative for unit 2 in "
+                       "period 3"):
+        staggered_did(negative, "income", "hh", "round", "cohort", weights="weight")
+    missing = frame.copy()
+    missing.loc[missing.index[21], "weight"] = np.nan  # unit 4, round 2
+    with pytest.raises(EstimationError, match=r"'weight' \(weights\) is missing for unit 4 in "
+                       "period 2"):
+        staggered_did(missing, "income", "hh", "round", "cohort", weights="weight")
+    with pytest.raises(ConfigError, match="'pweight'"):
+        staggered_did(frame, "income", "hh", "round", "cohort", weights="pweight")
+    with pytest.raises(ConfigError, match="weights must be one column name"):
+        staggered_did(frame, "income", "hh", "round", "cohort", weights=["weight"])
+    zero = frame.assign(weight=np.where(frame["hh"] < 10, 0.0, frame["weight"]))
+    result = staggered_did(zero, "income", "hh", "round", "cohort", weights="weight",
+                           bootstrap_reps=0)
+    dropped = staggered_did(frame[frame["hh"] >= 10], "income", "hh", "round", "cohort",
+                            weights="weight", bootstrap_reps=0)
+    assert result.extras["n_units_dropped_zero_weight"] == 10 and result.n_units == 290
+    np.testing.assert_allclose(result.estimates, dropped.estimates, rtol=1e-12)
+    np.testing.assert_allclose(result.aggregate("simple").std_error,
+                               dropped.aggregate("simple").std_error, rtol=1e-12)

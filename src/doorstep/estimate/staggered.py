@@ -8,7 +8,11 @@ Conventions follow R's ``did`` and ``moderndid``: without covariates the influen
 unit i for a cell is ``n/n_g (dy_i - mean_g)`` for treated units and ``-n/n_c (dy_i - mean_c)``
 for controls; with covariates each cell is a two-period Sant'Anna-Zhao estimator from
 ``doorstep.estimate.two_period`` (its influence function scaled by n / n_cell); the covariance is
-``IF'IF / n^2`` over the n units (cluster sums of the IF when clustering above the unit). It
+``IF'IF / n^2`` over the n units (cluster sums of the IF when clustering above the unit).
+Sampling weights (``weights=``, unit-level, normalised to mean 1) follow R's ``did``: each cell
+is DRDID's estimator with ``i.weights`` (without covariates the treated term of the IF becomes
+``n w_i / sum_g(w) (dy_i - weighted mean_g)``), and the aggregations weight cohorts by
+``pg = mean(w * 1{G = g})`` with ``w * 1{G = g} - pg`` in the weight influence function. It
 must not import ``doorstep.io``, ``doorstep.report``, ``doorstep.run`` or notebook code.
 """
 
@@ -139,6 +143,12 @@ class StaggeredResult:
         band computed from this result uses the same draws.
     multiplier : str
         ``"mammen"`` or ``"rademacher"`` multipliers.
+    cluster_labels : numpy.ndarray or None
+        Label of every cluster code (for ``cluster_scores``).
+    unit_weights : numpy.ndarray or None
+        Sampling weight of every unit, normalised to mean 1 (R ``did``'s ``weights.ind``);
+        None when unweighted. They enter the cohort shares of the aggregations and the
+        influence of estimating those shares.
 
     Examples
     --------
@@ -168,6 +178,7 @@ class StaggeredResult:
     seed: int = 0
     multiplier: str = "mammen"
     cluster_labels: np.ndarray | None = dataclasses.field(default=None, repr=False)
+    unit_weights: np.ndarray | None = dataclasses.field(default=None, repr=False)
 
     @property
     def n_units(self) -> int:
@@ -327,8 +338,14 @@ class StaggeredResult:
 
     # -- aggregation (R's did::aggte) ------------------------------------------------------------
     def _weight_influence(self, keepers: np.ndarray, cell_groups: np.ndarray, pg: np.ndarray):
-        """R's ``wif``: influence of estimating the group-share weights (n x len(keepers))."""
+        """R's ``wif``: influence of estimating the group-share weights (n x len(keepers)).
+
+        The indicator of unit i being in cohort g is multiplied by its sampling weight, as R's
+        ``did`` (``weights.ind * 1{G = g} - pg``).
+        """
         indicators = (self.unit_cohorts[:, None] == cell_groups[keepers][None, :]).astype(float)
+        if self.unit_weights is not None:
+            indicators *= self.unit_weights[:, None]
         centred = indicators - pg[keepers][None, :]
         total = pg[keepers].sum()
         first = centred / total
@@ -360,7 +377,10 @@ class StaggeredResult:
             self.influence,
         )
         cohort_list = np.unique(groups)
-        cohort_share = np.array([np.mean(self.unit_cohorts == g) for g in cohort_list])
+        unit_weights = 1.0 if self.unit_weights is None else self.unit_weights
+        cohort_share = np.array(
+            [np.mean(unit_weights * (self.unit_cohorts == g)) for g in cohort_list]
+        )
         pg = cohort_share[np.searchsorted(cohort_list, groups)]
         post = (groups <= times) & (times <= groups + high)
         terms: list[str] = []
@@ -532,15 +552,34 @@ class StaggeredResult:
         )
 
 
+def _plain(value: object) -> object:
+    """A numpy scalar as the Python value, so that messages show ``7``, not ``np.int64(7)``."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _constant_within_unit(frame: pd.DataFrame, column: str, role: str) -> None:
     counts = frame.groupby("__unit", sort=False)[column].nunique(dropna=False)
     bad = counts[counts > 1]
     if not bad.empty:
         raise EstimationError(
-            f"column {column!r} ({role}) must be constant within each unit; unit "
-            f"{bad.index[0]!r} has {int(bad.iloc[0])} different values "
+            f"{role} must be constant within each unit; unit "
+            f"{_plain(bad.index[0])!r} has {int(bad.iloc[0])} different values "
             f"({len(bad)} units in all)"
         )
+
+
+def _check_unit_weights(frame: pd.DataFrame, weights: str) -> None:
+    """Raise EstimationError naming a unit whose weight is missing, negative or not constant."""
+    for bad, what in ((frame["__w"].isna(), "is missing"), (frame["__w"] < 0, "is negative")):
+        if bad.any():
+            first_unit = _plain(frame.loc[bad, "__unit"].iloc[0])
+            raise EstimationError(
+                f"column {weights!r} (weights) {what} for unit {first_unit!r} in period "
+                f"{frame.loc[bad, '__time'].iloc[0]:g} ({int(bad.sum())} rows in all); sampling "
+                "weights must be given, and >= 0, for every unit and period"
+            )
+    _constant_within_unit(frame, "__w", f"weights column {weights!r} (sampling weights are "
+                          "unit-level, as in R's did)")
 
 
 def staggered_did(
@@ -552,6 +591,7 @@ def staggered_did(
     *,
     control_group: Literal["never", "not_yet"] = "never",
     cluster: str | None = None,
+    weights: str | None = None,
     anticipation: int = 0,
     base_period: Literal["varying", "universal"] = "varying",
     covariates: str | Sequence[str] = (),
@@ -591,6 +631,17 @@ def staggered_did(
     control_group : {"never", "not_yet"}, default "never"
     cluster : str, optional
         Cluster column above the unit; default: the unit.
+    weights : str, optional
+        Sampling (survey) weights, as R's ``did``/``moderndid`` ``weightsname``: unit-level
+        (constant within unit; a unit whose weight changes between rounds, or is missing or
+        negative in any round, is an error naming the unit), normalised to mean 1 over the
+        units used. They enter each cell as DRDID's ``i.weights`` (weighted means without
+        covariates; with covariates the weighted logit propensity score, weighted outcome
+        regression and weighted ATT, each influence function included), the cohort shares
+        that weight the aggregations, and the influence of estimating those shares (R's
+        ``wif``). R's overlap check (a propensity score reaching 0.999) stays unweighted, as
+        in R. Units with weight 0 are dropped and counted in
+        ``extras["n_units_dropped_zero_weight"]`` (they would contribute nothing).
     anticipation : int, default 0
         Periods before g in which units may already react.
     base_period : {"varying", "universal"}, default "varying"
@@ -661,8 +712,9 @@ def staggered_did(
     for name, value in (("outcome", outcome), ("unit", unit), ("time", time), ("cohort", cohort)):
         if not isinstance(value, str):
             raise ConfigError(f"{name} must be one column name, found {value!r}")
-    if cluster is not None and not isinstance(cluster, str):
-        raise ConfigError(f"cluster must be one column name or None, found {cluster!r}")
+    for name, value in (("cluster", cluster), ("weights", weights)):
+        if value is not None and not isinstance(value, str):
+            raise ConfigError(f"{name} must be one column name or None, found {value!r}")
     check_columns(
         data,
         {
@@ -671,6 +723,7 @@ def staggered_did(
             "time": (time,),
             "cohort": (cohort,),
             "cluster": as_names("cluster", cluster),
+            "weights": as_names("weights", weights),
             "covariates": covariate_names,
         },
     )
@@ -690,6 +743,8 @@ def staggered_did(
         frame[f"__x{position}"] = numeric_column(data, column, "covariate")
     if cluster is not None and cluster != unit:
         frame["__cluster"] = data[cluster].to_numpy()
+    if weights is not None:
+        frame["__w"] = numeric_column(data, weights, "weights")
     if frame["__unit"].isna().any() or frame["__time"].isna().any():
         raise EstimationError(
             f"columns {unit!r} (unit) and {time!r} (time) must not have missing values; "
@@ -706,13 +761,16 @@ def staggered_did(
     if duplicated.any():
         first = frame.loc[duplicated].iloc[0]
         raise EstimationError(
-            f"unit {first['__unit']!r} appears more than once in period {first['__time']:g} "
+            f"unit {_plain(first['__unit'])!r} appears more than once in period "
+            f"{first['__time']:g} "
             f"({int(duplicated.sum())} duplicated unit-period rows); the panel needs one row per "
             "unit and period"
         )
     _constant_within_unit(frame, "__cohort", f"cohort column {cohort!r}")
     if "__cluster" in frame:
         _constant_within_unit(frame, "__cluster", f"cluster column {cluster!r}")
+    if weights is not None:
+        _check_unit_weights(frame, weights)
 
     wide = frame.pivot(index="__unit", columns="__time", values="__y")
     period_list = wide.columns.to_numpy(dtype=float)
@@ -728,6 +786,10 @@ def staggered_did(
     if "__cluster" in frame:
         complete &= unit_info["__cluster"].notna().to_numpy()
     n_unbalanced = int((~complete).sum())
+    zero_weight = np.zeros(complete.size, dtype=bool)
+    if weights is not None:
+        zero_weight = complete & (unit_info["__w"].to_numpy(dtype=float) == 0)
+        complete &= ~zero_weight
     late = complete & (cohorts > period_list.max())
     cohorts = np.where(late, 0.0, cohorts)
     first_treated = complete & (cohorts > 0) & (cohorts <= period_list.min())
@@ -737,7 +799,12 @@ def staggered_did(
     cohorts = cohorts[keep]
     n_units = int(keep.sum())
     if n_units == 0:
-        raise EstimationError("no units are left after dropping units missing a period")
+        raise EstimationError("no units are left after dropping units missing a period"
+                              + (" or with weight 0" if zero_weight.any() else ""))
+    unit_weights = None
+    if weights is not None:
+        unit_weights = unit_info["__w"].to_numpy(dtype=float)[keep]
+        unit_weights = unit_weights / unit_weights.mean()
     if np.any(cohorts < 0):
         raise EstimationError(f"column {cohort!r} (cohort) must be 0 or a period, found negatives")
     if "__cluster" in frame:
@@ -796,6 +863,7 @@ def staggered_did(
                     control,
                     [panel[:, min(base_index, t_index)] for panel in covariate_panels],
                     method,
+                    unit_weights,
                 )
                 if isinstance(cell, str):
                     skipped.append((g, t))
@@ -803,12 +871,7 @@ def staggered_did(
                     continue
                 estimate, function = cell
             else:
-                mean_treated = change[treated].mean()
-                mean_control = change[control].mean()
-                estimate = mean_treated - mean_control
-                function = np.zeros(n_units)
-                function[treated] = n_units / treated.sum() * (change[treated] - mean_treated)
-                function[control] = -n_units / control.sum() * (change[control] - mean_control)
+                estimate, function = _unconditional_cell(change, treated, control, unit_weights)
             cell_groups.append(g)
             cell_times.append(t)
             cell_estimates.append(estimate)
@@ -831,8 +894,11 @@ def staggered_did(
         seed=seed,
         multiplier=multiplier,
         cluster_labels=np.asarray(cluster_labels),
+        unit_weights=unit_weights,
         extras={
             "n_units": n_units,
+            "weights": weights,
+            "n_units_dropped_zero_weight": int(zero_weight.sum()),
             "method": method if covariate_names else "unconditional",
             "covariates": covariate_names,
             "cell_warnings": tuple(warnings_list),
@@ -844,14 +910,53 @@ def staggered_did(
     )
 
 
+def _unconditional_cell(
+    change: np.ndarray,
+    treated: np.ndarray,
+    control: np.ndarray,
+    unit_weights: np.ndarray | None,
+) -> tuple[float, np.ndarray]:
+    """One cell without covariates: the (weighted) difference in mean changes and its IF.
+
+    The influence function of unit i is ``n w_i / sum_treated(w) (dy_i - mean_treated)`` for
+    treated units and ``-n w_i / sum_control(w) (dy_i - mean_control)`` for controls, which is
+    DRDID's ``reg_did_panel`` with an intercept only, scaled by n / n_cell as R's ``did``
+    (and equal to its ``ipw`` and ``dr`` estimators without covariates).
+
+    Examples
+    --------
+    >>> change = np.array([3.0, 5.0, 1.0, 2.0])
+    >>> treated, control = np.array([1, 1, 0, 0], bool), np.array([0, 0, 1, 1], bool)
+    >>> estimate, function = _unconditional_cell(change, treated, control, np.array(
+    ...     [1.0, 3.0, 1.0, 1.0]))
+    >>> estimate, function.tolist()
+    (3.0, [-1.5, 1.5, 1.0, -1.0])
+    """
+    n_units = change.size
+    w = np.ones(n_units) if unit_weights is None else unit_weights
+    w_treated, w_control = w[treated], w[control]
+    mean_treated = np.average(change[treated], weights=w_treated)
+    mean_control = np.average(change[control], weights=w_control)
+    function = np.zeros(n_units)
+    function[treated] = n_units * w_treated / w_treated.sum() * (change[treated] - mean_treated)
+    function[control] = -n_units * w_control / w_control.sum() * (change[control] - mean_control)
+    return float(mean_treated - mean_control), function
+
+
 def _conditional_cell(
     change: np.ndarray,
     treated: np.ndarray,
     control: np.ndarray,
     covariates: list[np.ndarray],
     method: str,
+    unit_weights: np.ndarray | None = None,
 ) -> tuple[float, np.ndarray] | str:
-    """One group-time cell under conditional parallel trends, or the reason it is skipped."""
+    """One group-time cell under conditional parallel trends, or the reason it is skipped.
+
+    ``unit_weights`` (sampling weights) enter the Sant'Anna-Zhao estimator as DRDID's
+    ``i.weights`` (renormalised to mean 1 among the cell's units there); the overlap check
+    stays unweighted, as in R's ``did``.
+    """
     n_units = change.size
     valid = treated | control
     d = treated[valid].astype(float)
@@ -859,7 +964,9 @@ def _conditional_cell(
     try:
         if method in ("ipw", "dr") and max_propensity(d, x) >= OVERLAP_LIMIT:
             return f"overlap fails (a propensity score reaches {OVERLAP_LIMIT})"
-        fit = panel_att(change[valid], d, x, None, "dr_traditional" if method == "dr" else method)
+        fit = panel_att(change[valid], d, x,
+                        None if unit_weights is None else unit_weights[valid],
+                        "dr_traditional" if method == "dr" else method)
     except EstimationError as error:
         return str(error)
     function = np.zeros(n_units)
