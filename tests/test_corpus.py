@@ -179,6 +179,8 @@ CASES = [
     Case("missing_file.csv", "read_export", DataError, r"missing_file\.csv: file not found"),
     # binary inputs, built by the binary_corpus fixture
     Case("bin:truncated.xlsx", "read_export", DataError, "truncated or damaged zip"),
+    Case("bin:damaged_zip_version.xlsx", "read_export", DataError,
+         r"truncated or damaged zip \(zip file version 10\.5\)"),
     Case("bin:encrypted.xlsx", "read_export", DataError,
          r"password-protected \(an encrypted OLE2 container\)"),
     Case("bin:zip_not_workbook.xlsx", "read_export", DataError, "found a zip archive"),
@@ -319,8 +321,12 @@ def binary_corpus(tmp_path_factory) -> Path:
     zipped = io.BytesIO()
     with zipfile.ZipFile(zipped, "w") as archive:
         archive.writestr("round1.csv", "child_id\nc1\n")
+    damaged_version = bytearray(good)  # "version needed to extract" 10.5 in the directory
+    entry = damaged_version.index(b"PK\x01\x02")
+    damaged_version[entry + 6:entry + 8] = (105).to_bytes(2, "little")
     files = {
         "truncated.xlsx": good[: len(good) // 3],
+        "damaged_zip_version.xlsx": bytes(damaged_version),
         "encrypted.xlsx": _encrypted_ole2(),
         "zip_not_workbook.xlsx": zipped.getvalue(),
         "empty_sheet.xlsx": _xlsx([]),

@@ -97,7 +97,9 @@ def sniff_format(path: Path) -> str:
         try:
             with zipfile.ZipFile(path) as archive:
                 names = set(archive.namelist())
-        except zipfile.BadZipFile as error:
+        # zipfile raises BadZipFile for a cut archive, NotImplementedError for a damaged
+        # version field and ValueError or OSError for damaged offsets.
+        except (zipfile.BadZipFile, NotImplementedError, ValueError, OSError) as error:
             raise DataError(
                 f"{path}: expected a complete .xlsx workbook, found a truncated or damaged zip "
                 f"({error}); download the export again"
