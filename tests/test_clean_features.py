@@ -285,6 +285,20 @@ def test_demo_key_generated_once_outside_outputs(tmp_path, monkeypatch):
     second = run(make_frame({}), spec, instrument=INSTRUMENT)
     assert key_file.read_text() == key
     pd.testing.assert_frame_equal(first.data, second.data)
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    assert sorted(path.name for path in key_file.parent.iterdir()) == [key_file.name]
+
+
+def test_demo_key_of_a_run_started_alongside_is_kept(tmp_path):
+    """Two runs creating the demo key at once end with one key: the second never replaces it."""
+    from doorstep.clean.privacy import _create_demo_key
+
+    key_file = tmp_path / ".doorstep_demo_key"
+    _create_demo_key(key_file)
+    key = key_file.read_text()
+    _create_demo_key(key_file)  # the other run, a moment later
+    assert key_file.read_text() == key and len(key.strip()) == 64
+    assert sorted(path.name for path in tmp_path.iterdir()) == [key_file.name]
 
 
 def test_linking_table_refused_inside_a_run_directory(tmp_path):
@@ -294,7 +308,12 @@ def test_linking_table_refused_inside_a_run_directory(tmp_path):
     links = pd.DataFrame({"variable": ["n"], "pseudonym": ["pid_0"], "original": ["x"]})
     with pytest.raises(ConfigError, match="outside run directories"):
         write_linking_table(links, run_dir / "links.csv")
-    assert write_linking_table(links, tmp_path / "secure" / "links.csv").is_file()
+    written = write_linking_table(links, tmp_path / "secure" / "links.csv")
+    assert written.stat().st_mode & 0o777 == 0o600
+    more = pd.DataFrame({"variable": ["n", "n"], "pseudonym": ["pid_0", "pid_1"],
+                         "original": ["x", "y"]})
+    write_linking_table(more, written)  # a later run adds its links; nothing is lost
+    assert pd.read_csv(written, dtype=str)["pseudonym"].tolist() == ["pid_0", "pid_1"]
 
 
 def _panel() -> pd.DataFrame:

@@ -241,6 +241,10 @@ def test_constraints_on_other_columns_and_unit_ids_are_only_flagged():
     assert only_value(result, "child_id") == "X7"
     flagged = result.flags[result.flags["rule"] == "constraint_other"]
     assert sorted(flagged["variable"]) == ["child_id", "household_size"]
+    reasons = flagged.set_index("variable")["reason"]
+    assert "which involves " in reasons["household_size"]
+    assert "which involves ;" not in reasons["household_size"]
+    assert "identifier, never blanked" in reasons["child_id"]
 
 
 def test_unsupported_constraints_are_reported_not_applied():

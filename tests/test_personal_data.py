@@ -40,6 +40,20 @@ def test_no_planted_personal_value_reaches_any_output(tmp_path):
                           if path.is_file())
     for value in CANARIES.values():
         assert value.encode("utf-8") not in everything, value
+    key = (tmp_path / "data" / ".doorstep_demo_key").read_text(encoding="utf-8").strip()
+    assert len(key) >= 32 and key.encode("utf-8") not in everything
+    # The pseudonym -> original table is kept apart: beside the data, private, never in the run.
+    linking = tmp_path / "data" / ".private" / "caring_mothers_linking.csv"
+    assert linking.stat().st_mode & 0o777 == 0o600
+    assert not linking.resolve().is_relative_to(outcome.run_dir.resolve())
+    links = pd.read_csv(linking, dtype=str, keep_default_na=False)
+    assert set(links["variable"]) == {"child_name", "caregiver_name", "phone"}
+    originals = set(links["original"])
+    assert {CANARIES["child_name"], CANARIES["caregiver_name"], CANARIES["phone"]} <= originals
+    assert links["pseudonym"].str.startswith("pid_").all()
+    clean_cells = {cell for table in outcome.run_dir.rglob("*.parquet")
+                   for cell in pd.read_parquet(table).astype(str).to_numpy().ravel()}
+    assert set(links["pseudonym"]) & clean_cells, "the pseudonyms link to the clean data"
 
 
 # --- the guard's single pass over a text (issue 9) gives the findings of a line-by-line scan ---

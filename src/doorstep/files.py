@@ -44,8 +44,11 @@ def cannot_write(path: Path, error: OSError) -> RunError:
     )
 
 
-def write_atomic(path: str | Path, content: str | bytes) -> Path:
+def write_atomic(path: str | Path, content: str | bytes, *, mode: int = FILE_MODE) -> Path:
     """Write ``content`` to ``path`` through a temporary file and a rename.
+
+    ``mode`` is the file's permission bits (shared outputs by default; ``0o600`` for a file only
+    its owner may read, such as the personal linking table).
 
     Raises
     ------
@@ -68,7 +71,7 @@ def write_atomic(path: str | Path, content: str | bytes) -> Path:
     try:
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(content.encode("utf-8") if isinstance(content, str) else content)
-        os.chmod(temporary, FILE_MODE)  # mkstemp makes files private; outputs are shared
+        os.chmod(temporary, mode)  # mkstemp makes files private; outputs are shared
         os.replace(temporary, path)
     except OSError as error:
         Path(temporary).unlink(missing_ok=True)
@@ -79,7 +82,7 @@ def write_atomic(path: str | Path, content: str | bytes) -> Path:
     return path
 
 
-def write_csv(frame: pd.DataFrame, path: str | Path) -> Path:
+def write_csv(frame: pd.DataFrame, path: str | Path, *, mode: int = FILE_MODE) -> Path:
     """Write a frame as UTF-8 CSV (no index), atomically and reproducibly.
 
     Text cells that a spreadsheet would run as a formula are neutralised first (see
@@ -94,7 +97,7 @@ def write_csv(frame: pd.DataFrame, path: str | Path) -> Path:
     '=HYPERLINK(1),-1.5
     """
     return write_atomic(path, neutralise_frame(frame).to_csv(
-        index=False, float_format=CSV_FLOAT_FORMAT, lineterminator="\n"))
+        index=False, float_format=CSV_FLOAT_FORMAT, lineterminator="\n"), mode=mode)
 
 
 def write_parquet(frame: pd.DataFrame, path: str | Path) -> Path:

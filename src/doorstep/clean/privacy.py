@@ -33,6 +33,7 @@ import pandas as pd
 from doorstep.clean.steps import StepResult, _entries, _result, map_unique
 from doorstep.clean.values import render_value
 from doorstep.errors import ConfigError
+from doorstep.files import write_atomic, write_csv
 
 __all__ = [
     "DEFAULT_KEY_ENV",
@@ -51,6 +52,23 @@ DEFAULT_KEY_ENV = "DOORSTEP_PII_KEY"
 LINKING_COLUMNS = ("variable", "pseudonym", "original")
 _PSEUDONYM = re.compile(r"^pid_[0-9a-f]{16}$")
 _MIN_KEY_BYTES = 16
+
+
+def _create_demo_key(key_file: Path) -> None:
+    """Write a random key into ``key_file`` unless another process got there first.
+
+    The key is written to a private temporary file and hard-linked into place, which fails if
+    the file exists: two runs started together both end up with the one key that won.
+    """
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    temporary = write_atomic(key_file.with_name(f".{key_file.name}.{os.getpid()}.new"),
+                             secrets.token_hex(32) + "\n", mode=0o600)
+    try:
+        os.link(temporary, key_file)
+    except FileExistsError:
+        pass
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def read_key(*, env: str = DEFAULT_KEY_ENV, key_file: Path | None = None,
@@ -78,11 +96,7 @@ def read_key(*, env: str = DEFAULT_KEY_ENV, key_file: Path | None = None,
     if not value and key_file is not None:
         key_file = Path(key_file)
         if not key_file.is_file() and demo_key:
-            key_file.parent.mkdir(parents=True, exist_ok=True)
-            temporary = key_file.with_name(key_file.name + ".tmp")
-            temporary.write_text(secrets.token_hex(32) + "\n", encoding="utf-8")
-            os.chmod(temporary, 0o600)
-            os.replace(temporary, key_file)
+            _create_demo_key(key_file)
         if key_file.is_file():
             value = key_file.read_text(encoding="utf-8").strip()
             source = f"key file {key_file}"
@@ -253,15 +267,10 @@ def write_linking_table(linking: pd.DataFrame, path: str | Path) -> Path:
         if (folder / "manifest.json").exists() or folder.name == "reports":
             raise ConfigError(f"pii.linking_table: expected a place outside run directories "
                               f"and reports/, found {path}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
     merged = linking
     if path.is_file():
         merged = pd.concat([pd.read_csv(path, dtype=str, keep_default_na=False), linking])
     merged = merged.drop_duplicates(["variable", "pseudonym"]).sort_values(
         ["variable", "pseudonym"])
-    merged.to_csv(temporary, index=False)
-    os.chmod(temporary, 0o600)
-    os.replace(temporary, path)
-    return path
+    return write_csv(merged, path, mode=0o600)
 

@@ -1259,9 +1259,10 @@ def apply_constraints(frame: pd.DataFrame, rule: ConstraintRule) -> StepResult:
             continue
         for other in names:
             failing = failing & ~missing_mask(current_frame[other])
+        why = (f"which involves {', '.join(names)}" if names
+               else "and is an identifier, never blanked")
         flags.append(_entries(column.index[failing], name, "constraint_other",
-                              f"violates the constraint {expression!r}, which involves "
-                              f"{', '.join(names)}; kept, check it",
+                              f"violates the constraint {expression!r}, {why}; kept, check it",
                               value=_render_series(column[failing]).to_numpy()))
     return _result(frame.assign(**updates) if updates else frame, log, flags)
 

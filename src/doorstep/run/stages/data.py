@@ -92,8 +92,16 @@ def save_fieldwork_outputs(run: Path, results: checks.CheckResults, title: str) 
 
 def clean_sources(config: EvaluationConfig, raw: pd.DataFrame,
                   instrument: Instrument) -> clean.CleanResult:
-    """Clean the stacked rounds with the programme's cleaning spec (paths relative to it)."""
-    return clean.run(raw, clean.load_spec(config.cleaning), instrument=instrument)
+    """Clean the stacked rounds with the programme's cleaning spec (paths relative to it).
+
+    When the spec names ``pii.linking_table``, the pseudonym -> original table of this run is
+    merged into that file (outside every run directory), never into the run's outputs.
+    """
+    spec = clean.load_spec(config.cleaning)
+    result = clean.run(raw, spec, instrument=instrument)
+    if spec.pii.linking_table is not None and not result.linking.empty:
+        clean.write_linking_table(result.linking, spec.pii.linking_table)
+    return result
 
 
 def build_analysis_data(config: EvaluationConfig, data: pd.DataFrame) -> pd.DataFrame:
