@@ -163,6 +163,20 @@ def make_big_round(rows: int, path: Path) -> Path:
     return path
 
 
+def _wide_ids(instrument):
+    """The instrument with room for the tiled round's 8-digit child ids (C + tile + id).
+
+    The demo form allows ``C`` and 5 digits, too few for a million children; without this every
+    row of the big round would be flagged for its id, which measures a round nobody collects.
+    """
+    from dataclasses import replace
+
+    questions = tuple(
+        replace(question, constraint="regex(., '^C[0-9]{8}$')")
+        if question.name == "child_id" else question for question in instrument.questions)
+    return replace(instrument, questions=questions)
+
+
 def _measure(mode: str, path: str) -> dict:
     start = time.perf_counter()
     if mode == "read_csv":
@@ -175,7 +189,7 @@ def _measure(mode: str, path: str) -> dict:
         from doorstep.io import read_export
 
         folder = ROOT / "surveys" / TILE_SOURCE[0]
-        instrument = read_instrument(folder / "instrument.xlsx")
+        instrument = _wide_ids(read_instrument(folder / "instrument.xlsx"))
         frame = read_export(path, instrument)
         read_seconds = time.perf_counter() - start
         spec = yaml.safe_load((folder / "cleaning.yaml").read_text(encoding="utf-8"))
