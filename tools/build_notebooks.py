@@ -146,6 +146,12 @@ CHAIN = {
         new_code_cell("report.cleaning_summary(result.log, result.dropped, language)"),
         new_code_cell("result.flags.groupby(\"rule\").size().rename(text(\"flags\", language))"
                       ".to_frame()"),
+        new_code_cell("counts = stages.cleaning_counts(config, result, raw)\n"
+                      + heading(3, "cleaning_by_variable") + "\n"
+                      "display(counts[\"variable\"].head(15))\n"
+                      "if \"enumerator\" in counts:\n"
+                      "    " + heading(3, "cleaning_by_enumerator") + "\n"
+                      "    display(counts[\"enumerator\"])"),
         new_code_cell(heading(2, "analysis_data", "analysis_intro")),
         new_code_cell(
             "analysis = stages.build_analysis_data(config, result.data)\n"

@@ -39,6 +39,7 @@ _EXPORTS = {
     "text": "i18n",
     "use_language_fonts": "i18n",
     "appendix_links": "summary",
+    "cleaning_counts": "summary",
     "cleaning_summary": "summary",
     "codebook_table": "summary",
     "event_study_figure": "summary",
@@ -59,6 +60,7 @@ __all__ = [
     "PersonalDataError",
     "Section",
     "appendix_links",
+    "cleaning_counts",
     "cleaning_summary",
     "codebook_table",
     "coefficient_figure",
@@ -98,6 +100,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from doorstep.report.i18n import text, use_language_fonts
     from doorstep.report.summary import (
         appendix_links,
+        cleaning_counts,
         cleaning_summary,
         codebook_table,
         event_study_figure,

@@ -117,6 +117,12 @@ TEXTS: dict[str, dict[str, str]] = {
     "flags": {"en": "flags for review", "zh": "待核查标记"},
     "rows_read": {"en": "rows read", "zh": "读入行数"},
     "rows_kept": {"en": "rows kept", "zh": "保留行数"},
+    "interviews": {"en": "interviews", "zh": "访谈数"},
+    "changes_per_interview": {"en": "changes per interview", "zh": "每份访谈修改数"},
+    "cleaning_by_variable": {"en": "Changes and flags by variable",
+                             "zh": "按变量统计的修改与标记"},
+    "cleaning_by_enumerator": {"en": "Changes, flags and dropped rows by enumerator",
+                               "zh": "按调查员统计的修改、标记与删除"},
     # estimands
     "att_simple_short": {"en": "ATT", "zh": "ATT"},
     "itt_short": {"en": "ITT", "zh": "ITT"},

@@ -35,6 +35,8 @@ APPENDICES = (
     ("codebook.csv", "appendix_clean_codebook"),
     ("manifest.json", "appendix_manifest"),
 )
+# Cleaning rules that change every row of a personal column, whoever did the interview.
+PRIVACY_RULES = ("pseudonymise", "gps_coarsened")
 _EVENT_TIME = re.compile(r"(-?\d+)\s*$")
 
 
@@ -92,6 +94,71 @@ def cleaning_summary(log: pd.DataFrame, dropped: pd.DataFrame,
     table = pd.concat([changed, removed], axis=1).fillna(0).astype("int64")
     table.index.name = text("rule", language)
     return table.sort_index().reset_index()
+
+
+def cleaning_counts(log: pd.DataFrame, flags: pd.DataFrame, dropped: pd.DataFrame, by: str,
+                    *, records: pd.DataFrame | None = None, record_column: str = "_record_id",
+                    exclude_rules: tuple[str, ...] = PRIVACY_RULES,
+                    language: str = "en") -> pd.DataFrame:
+    """Cells changed, flags raised and rows dropped per variable or per interview attribute.
+
+    ``by="variable"`` counts the log and the flags per variable (a dropped row belongs to no
+    variable). Any other ``by`` is a column of the raw interviews ``records`` (for example the
+    enumerator): each log entry and flag is traced to its interview through ``record_id`` and
+    each dropped row is counted where its own ``by`` says; ``interviews`` counts the records
+    and ``changes per interview`` lets a supervisor compare enumerators of unequal workloads.
+    Rows are sorted by cells changed, most first. Log entries of ``exclude_rules`` (by default
+    the pseudonyms and GPS coarsening, which touch every interview alike) are left out.
+
+    Raises
+    ------
+    ValueError
+        ``by`` is neither ``"variable"`` nor a column of ``records``.
+
+    Examples
+    --------
+    >>> log = pd.DataFrame({"variable": ["age", "age", "income"], "record_id": ["r1", "r2", "r2"]})
+    >>> flags = pd.DataFrame({"variable": ["income"], "record_id": ["r1"]})
+    >>> dropped = pd.DataFrame({"enumerator": ["E2"]})
+    >>> cleaning_counts(log, flags, dropped, "variable")
+      variable  cells changed  flags for review
+    0      age              2                 0
+    1   income              1                 1
+    >>> records = pd.DataFrame({"_record_id": ["r1", "r2"], "enumerator": ["E1", "E2"]})
+    >>> by_enumerator = cleaning_counts(log, flags, dropped, "enumerator", records=records)
+    >>> by_enumerator.columns.tolist()[1:]
+    ['interviews', 'cells changed', 'flags for review', 'rows dropped', 'changes per interview']
+    >>> by_enumerator.iloc[:, [0, 2, 3, 4]]
+      enumerator  cells changed  flags for review  rows dropped
+    0         E2              2                 0             1
+    1         E1              1                 1             0
+    """
+    log = log[~log["rule"].isin(exclude_rules)] if "rule" in log.columns else log
+    changed, raised = text("cells_changed", language), text("flags", language)
+    if by == "variable":
+        table = pd.concat([log.groupby("variable").size().rename(changed),
+                           flags.groupby("variable").size().rename(raised)], axis=1)
+        table = table.fillna(0).astype("int64").sort_values(changed, ascending=False,
+                                                            kind="stable")
+        table.index.name = text("balance_variable", language)
+        return table.reset_index()
+    if records is None or by not in records.columns or record_column not in records.columns:
+        raise ValueError(f"cleaning_counts: expected by='variable' or a column of the raw "
+                         f"records beside {record_column!r}, found by={by!r}")
+    owner = records.drop_duplicates(record_column).set_index(record_column)[by]
+    read = text("interviews", language)
+    table = pd.concat([
+        records.groupby(by).size().rename(read),
+        log["record_id"].map(owner).value_counts().rename(changed),
+        flags["record_id"].map(owner).value_counts().rename(raised),
+        (dropped[by] if by in dropped.columns else pd.Series(dtype=object)).value_counts()
+        .rename(text("rows_dropped", language)),
+    ], axis=1).fillna(0).astype("int64")
+    table[text("changes_per_interview", language)] = (
+        table[changed] / table[read].where(table[read] > 0)).round(2)
+    table = table.sort_values(changed, ascending=False, kind="stable")
+    table.index.name = by
+    return table.reset_index()
 
 
 def codebook_table(path, language: str = "en") -> pd.DataFrame:

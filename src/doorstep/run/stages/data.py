@@ -2,7 +2,8 @@
 
 Owns the work of ``01_fieldwork_checks`` (:func:`read_sources`, :func:`fieldwork_checks`,
 :func:`save_fieldwork_outputs` -> ``fieldwork/dashboard.html`` and the flag lists) and of
-``01_clean`` (:func:`read_sources`, :func:`clean_sources`, :func:`build_analysis_data`,
+``01_clean`` (:func:`read_sources`, :func:`clean_sources`, :func:`cleaning_counts`,
+:func:`build_analysis_data`,
 :func:`save_clean_outputs` -> ``analysis.parquet``, ``cleaning_log.csv``, ``dropped.csv``,
 ``flags.csv``, ``codebook.csv``, ``sources.csv``).
 """
@@ -102,6 +103,25 @@ def clean_sources(config: EvaluationConfig, raw: pd.DataFrame,
     if spec.pii.linking_table is not None and not result.linking.empty:
         clean.write_linking_table(result.linking, spec.pii.linking_table)
     return result
+
+
+def cleaning_counts(config: EvaluationConfig, result: clean.CleanResult,
+                    raw: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The cleaning's counts by variable and, when the exports name one, by enumerator.
+
+    The enumerator column is the fieldwork checks' (``fieldwork.enumerator_column``, default
+    ``enumerator``); tables are labelled in the config's language.
+    """
+    from doorstep import report  # imported where used: the fieldwork notebook never needs it
+
+    enumerator = config.fieldwork.get("enumerator_column", "enumerator")
+    tables = {"variable": report.cleaning_counts(result.log, result.flags, result.dropped,
+                                                 "variable", language=config.language)}
+    if enumerator in raw.columns:
+        tables["enumerator"] = report.cleaning_counts(
+            result.log, result.flags, result.dropped, enumerator, records=raw,
+            language=config.language)
+    return tables
 
 
 def build_analysis_data(config: EvaluationConfig, data: pd.DataFrame) -> pd.DataFrame:
