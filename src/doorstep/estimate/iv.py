@@ -1,7 +1,9 @@
 """Instrumental variables: two-stage least squares with first-stage and weak-IV diagnostics.
 
 This module owns :func:`iv` (2SLS for one endogenous treatment, just- or over-identified), its
-first-stage F statistic and the Anderson-Rubin interval. It reuses the sample preparation and
+first-stage F statistic and the Anderson-Rubin interval, with every covariance type of
+``doorstep.estimate.covariance`` but HC2/HC3 (CR2 as R clubSandwich's ``vcovCR`` for ``ivreg``;
+two-way clustering as reghdfe and fixest). It reuses the sample preparation and
 fixed-effect absorption of ``doorstep.estimate.linear`` and the sandwich of
 ``doorstep.estimate.covariance``. It must not import ``doorstep.io``, ``doorstep.report``,
 ``doorstep.run`` or notebook code.
@@ -19,8 +21,14 @@ from scipy import stats
 from doorstep.errors import ConfigError, EstimationError
 from doorstep.estimate import _within
 from doorstep.estimate._checks import as_names
-from doorstep.estimate.covariance import resolve_vcov, sandwich
-from doorstep.estimate.linear import INTERCEPT, _check_keywords, _check_rank, _sample
+from doorstep.estimate.covariance import cluster_names, resolve_vcov, sandwich
+from doorstep.estimate.linear import (
+    INTERCEPT,
+    _absorbed_count,
+    _check_keywords,
+    _check_rank,
+    _sample,
+)
 from doorstep.estimate.result import EstimationResult, wald_test
 
 __all__ = ["iv"]
@@ -60,7 +68,7 @@ def iv(
     covariates: str | Sequence[str] = (),
     strata: str | Sequence[str] | None = None,
     weights: str | None = None,
-    cluster: str | None = None,
+    cluster: str | tuple[str, str] | None = None,
     vcov: str | None = None,
 ) -> EstimationResult:
     """Two-stage least squares of ``outcome`` on ``endogenous`` instrumented by ``instrument``.
@@ -80,12 +88,27 @@ def iv(
     strata : str or sequence of str, optional
         Randomisation strata, absorbed as fixed effects in both stages (degrees of freedom as in
         :func:`doorstep.estimate.regress`).
-    weights, cluster : str, optional
+    weights : str, optional
         As in :func:`doorstep.estimate.regress`.
-    vcov : {"iid", "hc1", "cluster"}, optional
+    cluster : str or (str, str), optional
+        Cluster column, or a pair for two-way clustering (Cameron-Gelbach-Miller with one
+        factor ``G/(G-1) (N-1)/(N-K)``, G = min(G_a, G_b), and t(min(G)-1): the convention of
+        reghdfe and of fixest/pyfixest; linearmodels' ``debiased=True`` instead scales each of
+        the three meats by its own G/(G-1), and its t uses N-K).
+    vcov : {"iid", "hc1", "cluster", "cr2"}, optional
         Default ``"cluster"`` with ``cluster=``, else ``"hc1"``. The small-sample factors are
         Stata's ``ivregress 2sls, small`` (equal to linearmodels' ``debiased=True``); p-values
         and intervals use t(N-K), or t(G-1) when clustered (linearmodels uses t(N-K) there).
+        ``"cr2"`` (one cluster column, at most one strata column) is R clubSandwich's
+        ``vcovCR(ivreg_fit, type = "CR2")``: the scores are the projected regressors
+        X^ = P_Z X (first-stage fitted values and the exogenous covariates) times the
+        structural residuals y - X b, and the adjustment matrices are ``(I - H_gg)^(-1/2)``
+        with H the hat matrix of the projected regressors, ``X^ (X^'X^)^-1 X^'``
+        (clubSandwich's ``projection_matrix.ivreg`` with the identity working model), with no
+        further factor and t(G-1). Absorbed strata enter X^ as their dummies would; with
+        weights the hat matrix is taken in the weighted space, as
+        :func:`doorstep.estimate.regress` does for CR2. ``"hc2"`` and ``"hc3"`` are not
+        implemented for 2SLS.
 
     Returns
     -------
@@ -100,6 +123,16 @@ def iv(
         unbounded) and ``anderson_rubin_set`` (a tuple of intervals: one bounded interval, the
         whole line, or two rays).
 
+        The first-stage F and the Anderson-Rubin set use the covariance chosen by ``vcov`` and
+        ``cluster`` for the first-stage and reduced-form regressions, CR2 and two-way clustering
+        included: under two-way clustering the F is the Wald statistic of the two-way covariance
+        divided by q, on F(q, min(G)-1), and the AR set inverts the two-way t test of the
+        reduced-form coefficient with the t(min(G)-1) critical value. The two-way matrix is not
+        forced to be positive semi-definite; when its block for the excluded instruments (or
+        the 2 x 2 covariance of the reduced-form and first-stage coefficients) is not positive
+        definite, the F (or the AR set) is not computed: NaN (or an empty set) with the reason
+        in ``extras["weak_iv_note"]``.
+
     Examples
     --------
     >>> import numpy as np, pandas as pd
@@ -110,19 +143,25 @@ def iv(
     >>> result = iv(frame, "y", "d", "z")
     >>> result.estimator, abs(result.estimate - 1.5) < 4 * result.std_error
     ('iv_2sls', True)
+    >>> frame["village"], frame["enumerator"] = np.arange(400) // 10, np.arange(400) % 7
+    >>> iv(frame, "y", "d", "z", cluster="village", vcov="cr2").inference
+    'cluster CR2 (village), t(G-1)'
+    >>> iv(frame, "y", "d", "z", cluster=("village", "enumerator")).df
+    6
     """
     fixed = as_names("strata", strata)
     _check_keywords(fixed, weights, cluster)
     kind = resolve_vcov(vcov, cluster)
-    if kind in ("hc2", "hc3", "cr2"):
+    if kind in ("hc2", "hc3"):
         raise EstimationError(
-            f"vcov={kind!r} is not implemented for iv; use 'iid', 'hc1' or 'cluster'"
+            f"vcov={kind!r} is not implemented for iv; use 'iid', 'hc1', 'cluster' or 'cr2'"
         )
-    if cluster is not None and not isinstance(cluster, str):
+    if kind == "cr2" and len(fixed) > 1:
         raise EstimationError(
-            f"two-way clustering (cluster={cluster!r}) is not implemented for iv; give one "
-            "cluster column"
+            "vcov='cr2' with more than one strata column is not implemented for iv; use "
+            "vcov='cluster', or enter the extra strata as dummy covariates"
         )
+    cluster_label = ", ".join(cluster_names(cluster)) or None
     for name, value in (("outcome", outcome), ("endogenous", endogenous)):
         if not isinstance(value, str):
             raise ConfigError(f"{name} must be one column name, found {value!r}")
@@ -147,9 +186,7 @@ def iv(
     else:
         columns = _within.demean(columns, sample.factors, sample.weights, names=fixed)
         exogenous_terms = exogenous
-        n_absorbed, _ = _within.absorbed_parameters(
-            sample.factors, sample.clusters if kind == "cluster" else None
-        )
+        n_absorbed = _absorbed_count(sample, kind)
     columns = columns * np.sqrt(sample.weights)[:, None]
     y = columns[:, 0]
     n_inst = len(instruments)
@@ -166,27 +203,36 @@ def iv(
     _check_rank(z, (*instruments, *exogenous_terms), absorbed=bool(fixed), original=z_original)
     _check_rank(x, terms, absorbed=bool(fixed), original=x_original)
 
+    covariance_options = {
+        "kind": kind,
+        "clusters": sample.clusters,
+        "cluster_name": cluster_label,
+        "second_clusters": sample.second_clusters,
+        "absorbed": (*sample.factors[0], sample.weights) if kind == "cr2" and fixed else None,
+    }
+
     # First stage: endogenous on all instruments.
     z_bread = np.linalg.inv(z.T @ z)
     first_coefficients = z_bread @ (z.T @ d)
     first_residuals = d - z @ first_coefficients
     n_params_first = z.shape[1] + n_absorbed
     first_cov = sandwich(
-        z,
-        first_residuals,
-        z_bread,
-        kind=kind,
-        n_params=n_params_first,
-        clusters=sample.clusters,
-        cluster_name=cluster,
+        z, first_residuals, z_bread, n_params=n_params_first, **covariance_options
     )
     excluded = slice(0, n_inst)
-    first_test = wald_test(
-        first_coefficients[excluded],
-        first_cov.covariance[excluded, excluded],
-        df_denom=first_cov.df,
-        terms=instruments,
-    )
+    first_block = first_cov.covariance[excluded, excluded]
+    notes: list[str] = []
+    if np.linalg.eigvalsh(first_block).min() > 0:
+        first_test = wald_test(
+            first_coefficients[excluded], first_block, df_denom=first_cov.df, terms=instruments
+        )
+        first_f, first_f_p = first_test.statistic, first_test.p_value
+    else:
+        first_f = first_f_p = math.nan
+        notes.append(
+            "first-stage F not computed: the covariance of the excluded instruments' "
+            f"coefficients ({first_cov.label}) is not positive definite"
+        )
 
     # Second stage.
     x_hat = np.column_stack([z @ first_coefficients, w_exog])
@@ -194,17 +240,10 @@ def iv(
     coefficients = bread @ (x_hat.T @ y)
     residuals = y - x @ coefficients
     n_params = x.shape[1] + n_absorbed
-    covariance = sandwich(
-        x_hat,
-        residuals,
-        bread,
-        kind=kind,
-        n_params=n_params,
-        clusters=sample.clusters,
-        cluster_name=cluster,
-    )
+    covariance = sandwich(x_hat, residuals, bread, n_params=n_params, **covariance_options)
 
-    first_se = np.sqrt(np.diag(first_cov.covariance)[excluded])
+    first_variance = np.diag(first_cov.covariance)[excluded]
+    first_se = np.sqrt(np.where(first_variance >= 0, first_variance, np.nan))
     extras: dict[str, object] = {
         **sample.extras(),
         "n_params": n_params,
@@ -213,8 +252,8 @@ def iv(
             float(first_coefficients[0]) if n_inst == 1 else tuple(first_coefficients[excluded])
         ),
         "first_stage_std_error": float(first_se[0]) if n_inst == 1 else tuple(first_se),
-        "first_stage_f": first_test.statistic,
-        "first_stage_f_p_value": first_test.p_value,
+        "first_stage_f": first_f,
+        "first_stage_f_p_value": first_f_p,
         "strata": fixed,
     }
     if n_inst == 1:
@@ -222,33 +261,34 @@ def iv(
         reduced_residuals = y - z @ reduced_coefficients
 
         def variance(resid: np.ndarray) -> float:
-            fit = sandwich(
-                z,
-                resid,
-                z_bread,
-                kind=kind,
-                n_params=n_params_first,
-                clusters=sample.clusters,
-                cluster_name=cluster,
-            )
+            fit = sandwich(z, resid, z_bread, n_params=n_params_first, **covariance_options)
             return float(fit.covariance[0, 0])
 
         v_yy = variance(reduced_residuals)
         v_dd = variance(first_residuals)
         v_yd = (variance(reduced_residuals + first_residuals) - v_yy - v_dd) / 2.0
         critical = float(stats.t.ppf(0.975, first_cov.df))
-        ar_set = _anderson_rubin(
-            float(reduced_coefficients[0]),
-            float(first_coefficients[0]),
-            (v_yy, v_yd, v_dd),
-            critical,
-        )
+        if v_yy > 0 and v_dd > 0 and v_yy * v_dd - v_yd**2 > 0:
+            ar_set = _anderson_rubin(
+                float(reduced_coefficients[0]),
+                float(first_coefficients[0]),
+                (v_yy, v_yd, v_dd),
+                critical,
+            )
+        else:
+            ar_set = ()
+            notes.append(
+                "Anderson-Rubin set not computed: the covariance of the reduced-form and "
+                f"first-stage coefficients ({first_cov.label}) is not positive definite"
+            )
         extras["anderson_rubin_set"] = ar_set
         extras["anderson_rubin_conf_int"] = (
             (ar_set[0][0], ar_set[-1][1]) if ar_set else (math.nan, math.nan)
         )
         if len(ar_set) == 2:
             extras["anderson_rubin_conf_int"] = (-math.inf, math.inf)
+    if notes:
+        extras["weak_iv_note"] = "; ".join(notes)
     return EstimationResult(
         outcome=outcome,
         estimator="iv_2sls",
