@@ -19,7 +19,12 @@ Conventions (MatchIt 4, ``method = "nearest"``):
   and in data order for Mahalanobis matching; with ``ratio=k`` matching proceeds in k rounds
   (every focal unit gets its first match before any gets a second), as MatchIt does.
 * Ties: among equally distant candidates the one with the smaller distance value (propensity)
-  wins, then the earlier row, so the matching is deterministic.
+  wins, then the earlier row, so the matching is deterministic. Textbook exact matching that
+  averages every control of a cell (Cunningham's Mixtape, ch. 5: ATT $1,695 in its training
+  example) is ``exact=`` with ``ratio`` at least the largest cell; 1:1 keeps one control per
+  focal unit (there $1,607.50). Abadie-Imbens matching (Stata ``teffects nnmatch``/``psmatch``)
+  is with replacement and keeps all tied controls, so it agrees with ``replace=True`` only when
+  there are no ties.
 * Caliper: in standard deviations of the distance measure over all units with complete data
   (MatchIt's ``std.caliper = TRUE``); not available with Mahalanobis distance.
 * Weights: a matched focal unit gets 1; a matched non-focal unit gets the sum over the focal
