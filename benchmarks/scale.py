@@ -2,7 +2,8 @@
 
 The caring-mothers programme is simulated once at the demo size; three of its CSV rounds
 (Kobo UTF-8, GBK, Kobo) are tiled to ``N`` rows each with fresh unit and record ids (villages,
-and so clusters and the roll-out, are kept), and the chain of ``doorstep.run.stages`` runs on
+and so clusters and the roll-out, are kept; the copied form's child id constraint allows the
+tiled ids), and the chain of ``doorstep.run.stages`` runs on
 them: ``read_sources``, ``clean_sources``, ``build_analysis_data``, ``estimate_effects`` (with
 its 9,999-draw village multiplier bootstrap, Romano-Wolf and family indices), then ``report``:
 subgroup effects, the standardised effects, the effect table, etable in four formats, the
@@ -76,10 +77,28 @@ def tile_round(source: Path, target: Path, rows: int) -> None:
     tiled.to_csv(target, sep=separator, index=False, encoding=encoding.replace("-sig", ""))
 
 
+def _allow_tiled_ids(form: Path) -> None:
+    """Let the copied form's child id constraint accept the tiled ids (``C00045x3``).
+
+    The demo form allows ``C`` and 5 digits, too few for 100,000 children a round; without
+    this every tiled row would be flagged for its id, a round nobody collects.
+    """
+    import openpyxl
+
+    book = openpyxl.load_workbook(form)
+    sheet = book["survey"]
+    header = [cell.value for cell in sheet[1]]
+    for row in sheet.iter_rows(min_row=2):
+        if row[header.index("name")].value == "child_id":
+            row[header.index("constraint")].value = "regex(., '^C[0-9]{5}(x[0-9]+)?$')"
+    book.save(form)
+
+
 def make_project(folder: Path, base_raw: Path, rows: int) -> Path:
     """A project with three tiled rounds; returns its evaluation.yaml."""
     survey = folder / "surveys" / PROGRAMME
     shutil.copytree(ROOT / "surveys" / PROGRAMME, survey)
+    _allow_tiled_ids(survey / "instrument.xlsx")
     raw = folder / "data" / PROGRAMME / "raw"
     raw.mkdir(parents=True)
     for name, _ in ROUNDS:
