@@ -339,3 +339,29 @@ def test_cr2_and_two_way_cover_the_late_in_simulated_encouragement_designs():
             covered[name] += low < 3.0 < high
     for name, count in covered.items():
         assert 0.89 <= count / reps <= 0.995, (name, count)
+
+
+def test_two_way_clustered_iv_with_absorbed_strata_equals_explicit_dummies(women):
+    """Strata absorbed in both stages with two-way clustering equal the same strata entered as
+    dummy covariates (the same K: six levels, or five dummies and the intercept), which
+    pyfixest's IV reproduces at 1e-6 (pyfixest absorbing the strata itself applies a slightly
+    different small-sample factor with fixed effects that are not nested in the clusters,
+    for :func:`regress` too)."""
+    pf = pytest.importorskip("pyfixest")
+    frame = women.assign(city_kids=women["city"] * 10 + women["kidslt6"].clip(upper=2))
+    dummies = pd.get_dummies(frame["city_kids"], prefix="s", drop_first=True, dtype=float)
+    frame = pd.concat([frame, dummies], axis=1)
+    clusters = ("age", "exper")
+    absorbed = iv(frame, "lwage", "educ", "fatheduc", covariates="exper", strata="city_kids",
+                  cluster=clusters)
+    explicit = iv(frame, "lwage", "educ", "fatheduc", covariates=["exper", *dummies.columns],
+                  cluster=clusters)
+    assert absorbed.extras["n_params"] == explicit.extras["n_params"] == 8
+    np.testing.assert_allclose(absorbed.coefficients, explicit.coefficients[:2], rtol=1e-8)
+    np.testing.assert_allclose(absorbed.covariance, explicit.covariance[:2, :2], rtol=1e-8)
+    assert absorbed.extras["first_stage_f"] == pytest.approx(explicit.extras["first_stage_f"],
+                                                             rel=1e-8)
+    working = frame.dropna(subset=["lwage"])
+    reference = pf.feols(f"lwage ~ exper + {' + '.join(dummies.columns)} | educ ~ fatheduc",
+                         data=working, vcov={"CRV1": "+".join(clusters)})
+    np.testing.assert_allclose(absorbed.std_error, reference.se()["educ"], rtol=RTOL)

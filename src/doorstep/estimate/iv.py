@@ -105,10 +105,11 @@ def iv(
         structural residuals y - X b, and the adjustment matrices are ``(I - H_gg)^(-1/2)``
         with H the hat matrix of the projected regressors, ``X^ (X^'X^)^-1 X^'``
         (clubSandwich's ``projection_matrix.ivreg`` with the identity working model), with no
-        further factor and t(G-1). Absorbed strata enter X^ as their dummies would; with
-        weights the hat matrix is taken in the weighted space, as
-        :func:`doorstep.estimate.regress` does for CR2. ``"hc2"`` and ``"hc3"`` are not
-        implemented for 2SLS.
+        further factor and t(G-1). Absorbed strata enter X^ as their dummies would. With
+        weights the hat matrix is taken in the weighted space (rows scaled by sqrt(w)), as
+        :func:`doorstep.estimate.regress` does for CR2; clubSandwich's default for a weighted
+        fit (identity working model with W = diag(w)) adjusts differently, so the two agree
+        without weights only. ``"hc2"`` and ``"hc3"`` are not implemented for 2SLS.
 
     Returns
     -------
