@@ -32,7 +32,8 @@ test-slow: $(STAMP)
 	$(BIN)/python -m pytest -m slow tests -p no:cacheprovider
 
 fuzz: $(STAMP)
-	$(BIN)/python -m pytest -m fuzz tests/test_fuzz.py -p no:cacheprovider
+	$(BIN)/python -m pip install --quiet -e ".[test,fuzz]"
+	DOORSTEP_REQUIRE_ATHERIS=1 $(BIN)/python -m pytest -m fuzz tests/test_fuzz.py -p no:cacheprovider
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks tools

@@ -17,7 +17,8 @@ def _normalise(requirement: str) -> tuple[str, str]:
 
 def test_environment_yml_matches_pyproject():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    requirements = project["dependencies"] + project["optional-dependencies"]["test"]
+    extras = project["optional-dependencies"]
+    requirements = project["dependencies"] + extras["test"] + extras["fuzz"]
     wanted = dict(map(_normalise, requirements))
     environment = yaml.safe_load((ROOT / "environment.yml").read_text())
     listed: dict[str, str] = {}

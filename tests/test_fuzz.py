@@ -9,6 +9,8 @@ Inputs: random bytes under every suffix a reader accepts; near-valid CSV derived
 export (separators dropped or added, quotes and line breaks inserted, truncation, re-encoding in
 a random encoding); near-valid XLSX (truncated or with bytes changed); random sectioned-CSV
 forms; random cleaning specs and evaluation configs; random token strings for the evaluator.
+Then coverage-guided fuzzing with atheris (``tests/atheris_harness.py``, the ``fuzz`` extra) over
+the readers and the evaluator for DOORSTEP_ATHERIS_SECONDS (default 90).
 """
 
 from __future__ import annotations
@@ -285,3 +287,44 @@ def test_random_text_expressions(text):
     except DoorstepError:
         return
     assert result.dtype == bool and len(result) == len(FRAME)
+
+
+# ----------------------------------------------------------------------------------------------
+# Coverage-guided (atheris)
+# ----------------------------------------------------------------------------------------------
+
+ATHERIS_SECONDS = int(os.environ.get("DOORSTEP_ATHERIS_SECONDS", "90"))
+
+
+def test_coverage_guided_atheris(tmp_path):
+    """libFuzzer, guided by Doorstep's branches, over the readers and the evaluator.
+
+    ``make fuzz`` installs atheris (the ``fuzz`` extra) and sets DOORSTEP_REQUIRE_ATHERIS=1, so
+    the test fails rather than skips without it. A crash leaves its input in ``tmp_path``.
+    """
+    import importlib.util
+    import subprocess
+    import sys
+
+    if importlib.util.find_spec("atheris") is None:
+        if os.environ.get("DOORSTEP_REQUIRE_ATHERIS") == "1":
+            pytest.fail("atheris is not installed: pip install -e '.[fuzz]'")
+        pytest.skip("atheris is not installed (pip install -e '.[fuzz]')")
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    seeds = {"csv": bytes([0]) + VALID_CSV.encode("utf-8"), "xlsx": bytes([1]) + VALID_XLSX,
+             "gbk": bytes([0]) + VALID_CSV.encode("gbk"),
+             "expression": bytes([6]) + b"${a} > 1 and selected(${a}, '3') or . <= 2"}
+    for name, content in seeds.items():
+        (corpus / name).write_bytes(content)
+    harness = Path(__file__).with_name("atheris_harness.py")
+    completed = subprocess.run(
+        [sys.executable, str(harness), f"-max_total_time={ATHERIS_SECONDS}",
+         "-rss_limit_mb=4096", "-timeout=20", f"-artifact_prefix={tmp_path}/", str(corpus)],
+        capture_output=True, text=True, cwd=tmp_path, timeout=ATHERIS_SECONDS + 120)
+    crashes = sorted(path.name for path in tmp_path.glob("crash-*"))
+    tail = "\n".join(completed.stderr.splitlines()[-40:])
+    assert completed.returncode == 0 and not crashes, f"atheris found {crashes}:\n{tail}"
+    runs = [line for line in completed.stderr.splitlines() if line.startswith("Done ")]
+    assert runs, f"atheris did not report its runs:\n{tail}"
+    print(runs[-1])
