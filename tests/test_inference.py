@@ -67,7 +67,7 @@ def _compare(boot, peer_p, peer_draws, peer_ssc):
 def test_grunfeld_full_enumeration_matches_wildboottest(grunfeld, restricted, fixed):
     fit = regress(grunfeld, "invest", ["value", "capital"], fixed_effects=fixed, cluster="firm")
     boot = wild_cluster_bootstrap(fit, "capital", data=grunfeld, cluster="firm", reps=9999,
-                                  seed=1, restricted=restricted)
+                                  seed=1, restricted=restricted, variance="cr1")
     assert boot.enumerated and boot.draws == 2**11
     formula = "invest ~ value + capital" + (" | year" if fixed else "")
     _compare(boot, *_peer(grunfeld, formula, "capital", "firm_id", reps=9999, seed=1,
@@ -79,7 +79,7 @@ def test_grunfeld_full_enumeration_matches_wildboottest(grunfeld, restricted, fi
 def test_random_draws_match_wildboottest_with_same_seed(pf_data, kind):
     fit = regress(pf_data, "Y", ["X1", "X2"], fixed_effects="f1", cluster="group_id")
     boot = wild_cluster_bootstrap(fit, "X2", data=pf_data, cluster="group_id", reps=1999,
-                                  seed=11, weights=kind)
+                                  seed=11, weights=kind, variance="cr1")
     _compare(boot, *_peer(pf_data, "Y ~ X1 + X2 | f1", "X2", "group_id", reps=1999, seed=11,
                           weights_type=kind))
 
@@ -87,7 +87,11 @@ def test_random_draws_match_wildboottest_with_same_seed(pf_data, kind):
 def test_label_tidy_and_interval(pf_data):
     fit = regress(pf_data, "Y", ["X1", "X2"], cluster="group_id")
     boot = wild_cluster_bootstrap(fit, "X2", data=pf_data, cluster="group_id", reps=999, seed=3)
-    assert boot.inference == "wild cluster bootstrap (WCR, Rademacher, 999 draws)"
+    assert boot.inference == "wild cluster bootstrap (WCR, CV3, Rademacher, 999 draws)"
+    assert boot.variance == "cv3"
+    classic = wild_cluster_bootstrap(fit, "X2", data=pf_data, cluster="group_id", reps=999,
+                                     seed=3, variance="cr1")
+    assert classic.inference == "wild cluster bootstrap (WCR, Rademacher, 999 draws)"
     tidy = boot.tidy()
     assert list(tidy.columns) == list(TIDY_COLUMNS) and len(tidy) == 1
     low, high = boot.conf_int()
@@ -140,11 +144,11 @@ def test_absorbed_non_nested_effects_equal_explicit_dummies(weighted):
     fit = twfe(frame, "y", "treated", "unit", "t", covariates="x", cluster="village",
                weights=weights)
     boot = wild_cluster_bootstrap(fit, data=frame, cluster="village", reps=1024, seed=4,
-                                  sample_weights=weights)
+                                  sample_weights=weights, variance="cr1")
     reference, explicit = _dummies_reference(frame, "y", ["treated", "x"], ["unit", "t"],
                                              "village", "treated", weights)
     check = wild_cluster_bootstrap(reference, "treated", data=explicit, cluster="village",
-                                   reps=1024, seed=4, sample_weights=weights)
+                                   reps=1024, seed=4, sample_weights=weights, variance="cr1")
     assert boot.enumerated and check.enumerated
     # Same draws; K differs (nested unit dummies are not counted), so scale by the factor.
     np.testing.assert_allclose(boot.bootstrap_statistics() * np.sqrt(boot._ssc),
@@ -240,7 +244,7 @@ def test_statistics_equal_refitting_every_draw(clusters):
     cluster = clusters[0] if len(clusters) == 1 else clusters
     fit = regress(frame, "y", ["treated", "x"], cluster=cluster)
     boot = wild_cluster_bootstrap(fit, data=frame, cluster=cluster, reps=199, seed=5,
-                                  weights="webb", null=0.2)
+                                  weights="webb", null=0.2, variance="cr1")
     # With two-way clustering the weights go by the dimension with fewer clusters (t: 4).
     boot_cluster = "t" if len(clusters) == 2 else "village"
     n_boot = frame[boot_cluster].nunique()
@@ -248,6 +252,129 @@ def test_statistics_equal_refitting_every_draw(clusters):
     reference = _brute_force_wcr(frame, "y", ["treated", "x"], clusters, boot_cluster,
                                  "treated", draws, 0.2)
     np.testing.assert_allclose(boot.bootstrap_statistics(), reference, rtol=1e-9, atol=1e-12)
+
+
+# -- the CV3 (cluster-jackknife) bootstrap t of MacKinnon, Nielsen and Webb (2023) ---------------
+def _brute_force_cv3(frame, outcome, columns, fixed, cluster, term, draws, null, weights,
+                     restricted):
+    """WCR/WCU with CV3 t by refitting every leave-one-cluster-out regression of every draw.
+
+    Explicit fixed-effect dummies, WLS by scaling rows with the root weights, least squares by
+    ``np.linalg.lstsq`` (a dummy of a dropped cluster is an all-zero column: minimum norm).
+    """
+    parts = [frame[c].to_numpy(float) for c in columns]
+    for factor in fixed:
+        parts += list(pd.get_dummies(frame[factor], dtype=float).to_numpy().T)
+    if not fixed:
+        parts.append(np.ones(len(frame)))
+    root = np.sqrt(frame[weights].to_numpy(float)) if weights else np.ones(len(frame))
+    x = np.column_stack(parts) * root[:, None]
+    y = frame[outcome].to_numpy(float) * root
+    j = columns.index(term)
+    codes = pd.factorize(frame[cluster], sort=True)[0]
+    n_groups = codes.max() + 1
+
+    def fit(target, rows=slice(None)):
+        return np.linalg.lstsq(x[rows], target[rows], rcond=None)[0]
+
+    if restricted:
+        keep = [i for i in range(x.shape[1]) if i != j]
+        shifted = y - null * x[:, j]
+        fitted = x[:, keep] @ np.linalg.lstsq(x[:, keep], shifted, rcond=None)[0] + null * x[:, j]
+        centre = null
+    else:
+        full = fit(y)
+        fitted, centre = x @ full, full[j]
+    residuals = y - fitted
+    out = []
+    for v in draws.T:
+        y_star = fitted + residuals * v[codes]
+        beta = fit(y_star)[j]
+        left_out = np.array([fit(y_star, codes != g)[j] for g in range(n_groups)])
+        variance = (n_groups - 1) / n_groups * np.sum((left_out - beta) ** 2)
+        out.append((beta - centre) / np.sqrt(variance))
+    return np.array(out)
+
+
+@pytest.mark.parametrize(("fixed", "weights", "restricted"), [
+    ((), None, True), ((), "w", True), (("unit",), None, True), (("unit",), "w", False)])
+def test_cv3_statistics_equal_refitting_every_leave_one_out_of_every_draw(fixed, weights,
+                                                                          restricted):
+    frame = _panel(seed=3, n_units=36)  # 9 villages of 4 units over 4 periods
+    fit = regress(frame, "y", ["treated", "x"], fixed_effects=fixed, cluster="village",
+                  weights=weights)
+    boot = wild_cluster_bootstrap(fit, data=frame, cluster="village", reps=199, seed=5,
+                                  weights="webb", null=0.2, restricted=restricted,
+                                  sample_weights=weights)
+    assert boot.variance == "cv3" and "CV3" in boot.inference  # units nest in villages
+    draws, _ = draw_weights(9, 199, "webb", np.random.default_rng(5))
+    reference = _brute_force_cv3(frame, "y", ["treated", "x"], fixed, "village", "treated",
+                                 draws, 0.2, weights, restricted)
+    np.testing.assert_allclose(boot.bootstrap_statistics(), reference, rtol=1e-10, atol=1e-10)
+    # The sample's CV3 statistic: under WCR the draw with all weights 1 is the sample itself.
+    sample = _brute_force_cv3(frame, "y", ["treated", "x"], fixed, "village", "treated",
+                              np.ones((9, 1)), 0.2, weights, restricted=True)
+    assert boot.statistic == pytest.approx(sample[0], rel=1e-10)
+
+
+@pytest.mark.parametrize("fixed", [(), ("firm",)])
+def test_cv3_standard_error_equals_pyfixest_crv3(grunfeld, fixed):
+    """pyfixest's CRV3 (leave-one-firm-out refits, fixed effects refitted) centres on the
+    estimate, as we do; its default small-sample factor is CR1's, ours (G-1)/G (MacKinnon,
+    Nielsen and Webb 2023, and ``wildboottest``): compare with pyfixest's factor switched off.
+    """
+    fit = regress(grunfeld, "invest", ["value", "capital"], fixed_effects=fixed, cluster="firm")
+    boot = wild_cluster_bootstrap(fit, "capital", data=grunfeld, cluster="firm", reps=99,
+                                  seed=1)
+    formula = "invest ~ value + capital" + (" | firm_id" if fixed else "")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        peer = pf.feols(formula, data=grunfeld, vcov={"CRV3": "firm_id"},
+                        ssc=pf.ssc(k_adj=False, G_adj=False))
+    n_firms = 11
+    assert boot.variance == "cv3"
+    assert boot.std_error**2 == pytest.approx(
+        (n_firms - 1) / n_firms * float(peer.se()["capital"]) ** 2, rel=1e-10)
+
+
+def test_cv3_default_falls_back_and_explicit_cv3_explains(pf_data):
+    # f1 is not nested in group_id: the within-transformed jackknife would not be the model's.
+    fit = regress(pf_data, "Y", ["X1", "X2"], fixed_effects="f1", cluster="group_id")
+    boot = wild_cluster_bootstrap(fit, "X2", data=pf_data, cluster="group_id", reps=99, seed=1)
+    assert boot.variance == "cr1" and "CV3" not in boot.inference
+    with pytest.raises(ConfigError, match="not nested in the clusters"):
+        wild_cluster_bootstrap(fit, "X2", data=pf_data, cluster="group_id", reps=99, seed=1,
+                               variance="cv3")
+    with pytest.raises(ConfigError, match="'cr1', 'cv3'"):
+        wild_cluster_bootstrap(fit, "X2", data=pf_data, cluster="group_id", seed=1,
+                               variance="cr3")
+    # One treated village: without it the effect is not identified, so CV3 is undefined.
+    frame = _panel(seed=1).assign(one=lambda f: (f.village == 0).astype(float))
+    single = regress(frame, "y", ["one", "x"], cluster="village")
+    with pytest.raises(EstimationError, match="without cluster 1 of 10"):
+        wild_cluster_bootstrap(single, data=frame, cluster="village", reps=99, seed=1,
+                               variance="cv3")
+    fallback = wild_cluster_bootstrap(single, data=frame, cluster="village", reps=99, seed=1)
+    assert fallback.variance == "cr1"
+    # A control dummy of one village only: the effect stays identified (Moore-Penrose inverse).
+    frame["only_seven"] = (frame.village == 7).astype(float)
+    kept = regress(frame, "y", ["treated", "x", "only_seven"], cluster="village")
+    assert wild_cluster_bootstrap(kept, data=frame, cluster="village", reps=99, seed=1,
+                                  variance="cv3").variance == "cv3"
+
+
+def test_cv3_bootstrap_finds_a_known_effect():
+    rng = np.random.default_rng(12)
+    villages = np.repeat(np.arange(10), rng.integers(15, 45, 10))
+    frame = pd.DataFrame({"village": villages, "d": (villages % 2).astype(float)})
+    frame["y"] = (0.8 * frame.d + rng.normal(scale=0.3, size=10)[villages]
+                  + rng.normal(size=len(frame)))
+    fit = ancova(frame, "y", "d", cluster="village")
+    boot = wild_cluster_bootstrap(fit, data=frame, cluster="village", seed=3)
+    low, high = boot.conf_int()
+    assert boot.enumerated and boot.variance == "cv3"
+    assert boot.p_value < 0.01 and low < 0.8 < high
+    assert boot.p_value_at(0.8) > 0.05 and boot.p_value_at(low) == pytest.approx(0.05, abs=0.01)
 
 
 # -- the design re-derived from the frame (inference._design) ------------------------------------

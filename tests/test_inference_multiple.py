@@ -109,10 +109,26 @@ def test_romano_wolf_and_westfall_young_match_pyfixest(family, term):
                  for y in ("Y", "Y2")]
         rw_peer = pf.rwolf(peers, term, reps=1999, seed=7).loc["RW Pr(>|t|)"].to_numpy(float)
         wy_peer = pf.wyoung(peers, term, reps=1999, seed=7).loc["WY Pr(>|t|)"].to_numpy(float)
-    rw = romano_wolf(fits, data=frame, term=term, cluster="group_id", reps=1999, seed=7)
-    wy = westfall_young(fits, data=frame, term=term, cluster="group_id", reps=1999, seed=7)
+    rw = romano_wolf(fits, data=frame, term=term, cluster="group_id", reps=1999, seed=7,
+                     variance="cr1")
+    wy = westfall_young(fits, data=frame, term=term, cluster="group_id", reps=1999, seed=7,
+                        variance="cr1")
     np.testing.assert_allclose(rw.table["p_adjusted"], rw_peer, atol=1e-12)
     np.testing.assert_allclose(wy.table["p_adjusted"], wy_peer, atol=1e-12)
     assert list(rw.tidy().columns) == ["outcome", "term", "estimate", "std_error", "statistic",
                                        "p_value", "p_adjusted"]
+    assert np.all(rw.table["p_adjusted"] >= rw.table["p_value"] - 1e-12)
+
+
+def test_default_family_variance_is_that_of_the_wild_bootstrap(family):
+    from doorstep.inference import wild_cluster_bootstrap
+
+    _, frame = family
+    fits = [regress(frame, y, ["X1", "X2"], cluster="group_id") for y in ("Y", "Y2")]
+    rw = romano_wolf(fits, data=frame, term="X1", cluster="group_id", reps=999, seed=7)
+    assert "CV3" in rw.inference
+    for fit, p_value in zip(fits, rw.table["p_value"], strict=True):
+        boot = wild_cluster_bootstrap(fit, "X1", data=frame, cluster="group_id", reps=999,
+                                      seed=7)
+        assert boot.variance == "cv3" and p_value == boot.p_value
     assert np.all(rw.table["p_adjusted"] >= rw.table["p_value"] - 1e-12)

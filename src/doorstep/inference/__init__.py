@@ -2,7 +2,8 @@
 multiple testing.
 
 ``doorstep.inference`` owns :func:`wild_cluster_bootstrap` (Roodman et al.'s fast algorithm,
-WCR/WCU, one- and two-way clustering, confidence intervals by test inversion),
+WCR/WCU, CV3 (cluster-jackknife) or CR1 t statistics, one- and two-way clustering, confidence
+intervals by test inversion),
 :func:`randomization_inference` (re-randomising the assignment as it was done, vectorised for
 linear estimators), :func:`adjust_pvalues` (Bonferroni, Holm, Benjamini-Hochberg,
 Benjamini-Yekutieli, Anderson's sharpened q-values) and the resampling step-down adjustments
@@ -22,10 +23,16 @@ from doorstep.inference.multiple import (
     westfall_young,
 )
 from doorstep.inference.randomization import RandomizationResult, randomization_inference
-from doorstep.inference.wild import WEIGHT_TYPES, WildBootstrapResult, wild_cluster_bootstrap
+from doorstep.inference.wild import (
+    VARIANCE_TYPES,
+    WEIGHT_TYPES,
+    WildBootstrapResult,
+    wild_cluster_bootstrap,
+)
 
 __all__ = [
     "ADJUST_METHODS",
+    "VARIANCE_TYPES",
     "WEIGHT_TYPES",
     "MultipleTestingResult",
     "MultiplierBootstrap",

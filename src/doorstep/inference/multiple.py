@@ -7,15 +7,16 @@ the step-down adjustments :func:`romano_wolf` (Romano and Wolf 2005, max-|t|) an
 :func:`westfall_young` (Westfall and Young 1993, free step-down min-p) computed from a wild
 cluster bootstrap of every outcome with common draws (the same weight for a cluster in every
 outcome's regression, so the dependence between outcomes is kept; Clarke, Romano and Wolf
-2020). The conventions of the step-downs follow pyfixest's ``rwolf``/``wyoung``: null-imposed
-(WCR) bootstrap t statistics, Romano-Wolf p-values ``(#{max_b >= |t_s|} + 1) / (B + 1)``,
-Westfall-Young p-values from t(G-1) p-values with ``#{min_b <= p_s} / B``, and monotonicity
-enforced down the step-down order. The Romano-Wolf step-down itself is
-:func:`romano_wolf_from_draws`, which works on any joint bootstrap draws of the t statistics: the
-wild cluster bootstrap above, or :func:`multiplier_bootstrap`, the clustered multiplier
-bootstrap of influence functions (estimators without a linear design, such as Callaway and
-Sant'Anna's staggered ATT; one weight per cluster shared by every test). It must not import
-``doorstep.io``, ``doorstep.clean``, ``doorstep.report`` or ``doorstep.run``.
+2020). The conventions of the step-downs follow pyfixest's ``rwolf``/``wyoung`` (whose t
+statistics are CR1's: ``variance="cr1"``; the default is the CV3 t of
+``wild_cluster_bootstrap``): null-imposed (WCR) bootstrap t statistics, Romano-Wolf p-values
+``(#{max_b >= |t_s|} + 1) / (B + 1)``, Westfall-Young p-values from t(G-1) p-values with
+``#{min_b <= p_s} / B``, and monotonicity enforced down the step-down order. The Romano-Wolf
+step-down itself is :func:`romano_wolf_from_draws`, which works on any joint bootstrap draws of
+the t statistics: the wild cluster bootstrap above, or :func:`multiplier_bootstrap`, the
+clustered multiplier bootstrap of influence functions (estimators without a linear design, such
+as Callaway and Sant'Anna's staggered ATT; one weight per cluster shared by every test). It must
+not import ``doorstep.io``, ``doorstep.clean``, ``doorstep.report`` or ``doorstep.run``.
 """
 
 from __future__ import annotations
@@ -34,9 +35,12 @@ from doorstep.estimate.result import EstimationResult
 from doorstep.inference._design import linear_design
 from doorstep.inference.wild import (
     TIE_TOLERANCE,
+    VARIANCE_TYPES,
     WEIGHT_TYPES,
+    UnidentifiedJackknifeError,
     _bootstrap_pieces,
     _layout,
+    _resolve_variance,
     check_count,
     check_seed,
     draw_weights,
@@ -169,13 +173,20 @@ def _common_bootstrap(
     weights: str,
     seed: int,
     sample_weights: str | None,
+    variance: str | None = None,
 ):
-    """WCR bootstrap t statistics of every result with common cluster weights (B x S)."""
+    """WCR bootstrap t statistics of every result with common cluster weights (B x S).
+
+    One variance for the whole family: ``variance``, or by default CV3 when it is defined for
+    every outcome (as in :func:`doorstep.inference.wild_cluster_bootstrap`), else CR1.
+    """
     if isinstance(results, EstimationResult) or not isinstance(results, Sequence):
         raise ConfigError("results must be a list of EstimationResult, one per outcome")
     if len(results) < 2:
         raise ConfigError("a family needs at least two results")
     check_choice("weights", weights, WEIGHT_TYPES)
+    if variance is not None:
+        check_choice("variance", variance, VARIANCE_TYPES)
     reps = check_count("reps", reps, 1)
     seed = check_seed(seed)
     if cluster is not None and not isinstance(cluster, str):
@@ -190,8 +201,7 @@ def _common_bootstrap(
         labels_all, uniques = pd.factorize(data[cluster], sort=True)
         n_labels = len(uniques)
     draws_all = None
-    rows = []
-    statistics = []
+    prepared = []
     for result in results:
         if not isinstance(result, EstimationResult):
             raise ConfigError(f"results must hold EstimationResult, found {type(result).__name__}")
@@ -209,14 +219,32 @@ def _common_bootstrap(
                 n_labels = int(design.cluster_labels.max()) + 1
             rng = np.random.default_rng(seed)
             draws_all, _ = draw_weights(n_labels, reps, weights, rng)
-        draws = draws_all[label_of_cluster]
-        index = design.terms.index(name)
-        pieces, constants = _bootstrap_pieces(
-            design, index, draws, layout.cells, layout.n_cells, layout.boot_of_cell,
-            layout.dimensions, restricted=True,
-        )
+        prepared.append((result, name, design, layout, draws_all[label_of_cluster]))
+    chosen = {_resolve_variance(variance, design) for _, _, design, _, _ in prepared}
+    family_variance = "cv3" if chosen == {"cv3"} else "cr1"
+    try:
+        computed = [
+            _bootstrap_pieces(design, design.terms.index(name), draws, layout.cells,
+                              layout.n_cells, layout.boot_of_cell, layout.dimensions,
+                              restricted=True, variance=family_variance)
+            for _, name, design, layout, draws in prepared
+        ]
+    except UnidentifiedJackknifeError:
+        if variance == "cv3":
+            raise
+        family_variance = "cr1"
+        computed = [
+            _bootstrap_pieces(design, design.terms.index(name), draws, layout.cells,
+                              layout.n_cells, layout.boot_of_cell, layout.dimensions,
+                              restricted=True)
+            for _, name, design, layout, draws in prepared
+        ]
+    rows = []
+    statistics = []
+    for (result, name, design, layout, _), (pieces, constants) in zip(prepared, computed,
+                                                                      strict=True):
         n, k, g = design.n_obs, design.n_params, layout.n_clusters
-        ssc = g / (g - 1) * (n - 1) / (n - k)
+        ssc = (g - 1) / g if family_variance == "cv3" else g / (g - 1) * (n - 1) / (n - k)
         std_error = float(np.sqrt(ssc * constants["meat"]))
         delta = constants["estimate"] / constants["bread_jj"]
         numerator = pieces.numerator0 + delta * pieces.numerator1
@@ -244,8 +272,8 @@ def _common_bootstrap(
     if np.isnan(boot_matrix).any():
         raise EstimationError("some bootstrap variances are not positive; the family cannot be "
                               "adjusted")
-    label = (f"wild cluster bootstrap (WCR, {weights.capitalize()}, "
-             f"{boot_matrix.shape[0]} common draws)")
+    label = (f"wild cluster bootstrap (WCR{', CV3' if family_variance == 'cv3' else ''}, "
+             f"{weights.capitalize()}, {boot_matrix.shape[0]} common draws)")
     return pd.DataFrame(rows), boot_matrix, label
 
 
@@ -259,6 +287,7 @@ def romano_wolf(
     weights: Literal["rademacher", "webb", "mammen"] = "rademacher",
     seed: int,
     sample_weights: str | None = None,
+    variance: Literal["cr1", "cv3"] | None = None,
 ) -> MultipleTestingResult:
     """Romano-Wolf step-down adjusted p-values over a family of outcomes (FWER).
 
@@ -282,6 +311,9 @@ def romano_wolf(
         As in :func:`doorstep.inference.wild_cluster_bootstrap`.
     sample_weights : str, optional
         Weights column of WLS results.
+    variance : {"cv3", "cr1"}, optional
+        Variance of the t statistics, as in :func:`doorstep.inference.wild_cluster_bootstrap`
+        (one for the family: CV3 by default when it is defined for every outcome, else CR1).
 
     Returns
     -------
@@ -304,7 +336,7 @@ def romano_wolf(
     """
     table, boot, label = _common_bootstrap(
         results, data=data, term=term, cluster=cluster, reps=reps, weights=weights, seed=seed,
-        sample_weights=sample_weights,
+        sample_weights=sample_weights, variance=variance,
     )
     adjusted = romano_wolf_from_draws(table["statistic"].to_numpy(), boot)
     table = table.drop(columns="df").assign(p_adjusted=adjusted)
@@ -466,6 +498,7 @@ def westfall_young(
     weights: Literal["rademacher", "webb", "mammen"] = "rademacher",
     seed: int,
     sample_weights: str | None = None,
+    variance: Literal["cr1", "cv3"] | None = None,
 ) -> MultipleTestingResult:
     """Westfall-Young free step-down (min-p) adjusted p-values over a family of outcomes.
 
@@ -489,7 +522,7 @@ def westfall_young(
     """
     table, boot, label = _common_bootstrap(
         results, data=data, term=term, cluster=cluster, reps=reps, weights=weights, seed=seed,
-        sample_weights=sample_weights,
+        sample_weights=sample_weights, variance=variance,
     )
     df = table["df"].to_numpy()
     p_observed = 2 * stats.t.sf(np.abs(table["statistic"].to_numpy()), df)

@@ -230,7 +230,7 @@ def primary_inference(config: EvaluationConfig, data: pd.DataFrame, primary: dic
     """Bootstrap and multiple-testing p-values of the primary estimand of every outcome.
 
     Lottery (ITT): ``p_wild`` from :func:`doorstep.inference.wild_cluster_bootstrap` (WCR,
-    null imposed, clustered by village); ``p_romano_wolf`` from
+    null imposed, clustered by village, its default CV3 t statistic); ``p_romano_wolf`` from
     :func:`doorstep.inference.romano_wolf` over the family with the same weights for a
     village in every outcome. Each outcome keeps its own complete cases (outcome and its
     baseline): the step-down rebuilds every outcome's sample from the applicants' frame, and
