@@ -367,10 +367,13 @@ def _peer_unit_weights(peer_frame, weightsname: str) -> np.ndarray:
     return prepared.time_invariant_data["weights"].to_numpy()
 
 
-@pytest.mark.parametrize(("covariates", "method"),
-                         [(None, "reg"), ("lpop", "reg"), ("lpop", "ipw"), ("lpop", "dr")])
+@pytest.mark.parametrize(("covariates", "method", "base_period"),
+                         [(None, "reg", "varying"), (None, "reg", "universal"),
+                          ("lpop", "reg", "varying"), ("lpop", "ipw", "varying"),
+                          ("lpop", "dr", "varying"), ("lpop", "dr", "universal")])
 @pytest.mark.parametrize("control_group", ["never", "not_yet"])
-def test_sampling_weights_match_moderndid(mpdta, covariates, method, control_group):
+def test_sampling_weights_match_moderndid(mpdta, covariates, method, base_period,
+                                          control_group):
     """Weighted ATT(g,t), aggregations and analytic SEs against moderndid's ``weightsname``.
 
     The weight is the county's population, exp(lpop) (constant within county), at 1e-6
@@ -393,7 +396,7 @@ def test_sampling_weights_match_moderndid(mpdta, covariates, method, control_gro
             peer_frame, "lemp", "year", "countyreal", "first.treat",
             est_method=method, boot=False, cband=False,
             control_group=PEER_CONTROL[control_group], weightsname="population",
-            **({"xformla": f"~{covariates}"} if covariates else {}),
+            base_period=base_period, **({"xformla": f"~{covariates}"} if covariates else {}),
         )
         assert peer.weights_ind is None  # the moderndid 0.2 behaviour documented above
         peer = peer._replace(weights_ind=_peer_unit_weights(peer_frame, "population"))
@@ -404,13 +407,14 @@ def test_sampling_weights_match_moderndid(mpdta, covariates, method, control_gro
     before = frame.copy(deep=True)
     result = staggered_did(frame, "lemp", "countyreal", "year", "first.treat",
                            weights="population", covariates=covariates or (), method=method,
-                           control_group=control_group, bootstrap_reps=0)
+                           control_group=control_group, base_period=base_period,
+                           bootstrap_reps=0)
     pd.testing.assert_frame_equal(frame, before)
     table = result.group_time
     np.testing.assert_array_equal(table["group"], peer.groups)
     np.testing.assert_array_equal(table["time"], peer.times)
-    np.testing.assert_allclose(table["estimate"], peer.att_gt, rtol=RTOL)
-    np.testing.assert_allclose(table["std_error"], peer.se_gt, rtol=RTOL)
+    np.testing.assert_allclose(table["estimate"], peer.att_gt, rtol=RTOL, atol=1e-12)
+    np.testing.assert_allclose(table["std_error"], peer.se_gt, rtol=RTOL)  # NaN where peer NaN
     np.testing.assert_allclose(result.pre_trend_test().statistic, peer.wald_stat, rtol=RTOL)
     for kind, reference in peer_aggregates.items():
         aggregate = result.aggregate(kind)
@@ -418,12 +422,18 @@ def test_sampling_weights_match_moderndid(mpdta, covariates, method, control_gro
         np.testing.assert_allclose(aggregate.std_error, reference.overall_se, rtol=RTOL)
         if kind != "simple":
             tidy = aggregate.tidy()
-            np.testing.assert_allclose(tidy["estimate"].iloc[1:], reference.att_by_event, rtol=RTOL)
-            np.testing.assert_allclose(tidy["std_error"].iloc[1:], reference.se_by_event, rtol=RTOL)
+            np.testing.assert_allclose(tidy["estimate"].iloc[1:], reference.att_by_event,
+                                       rtol=RTOL, atol=1e-12)
+            ours_se = tidy["std_error"].iloc[1:].to_numpy()
+            peer_se = np.asarray(reference.se_by_event, dtype=float)
+            finite = np.isfinite(peer_se)
+            np.testing.assert_allclose(ours_se[finite], peer_se[finite], rtol=RTOL)
+            assert np.all(ours_se[~finite] < 1e-12)  # reference cell of the universal base
     assert result.extras["weights"] == "population"
     unweighted = staggered_did(frame, "lemp", "countyreal", "year", "first.treat",
                                covariates=covariates or (), method=method,
-                               control_group=control_group, bootstrap_reps=0)
+                               control_group=control_group, base_period=base_period,
+                               bootstrap_reps=0)
     assert abs(unweighted.aggregate("simple").estimate
                - result.aggregate("simple").estimate) > 1e-3  # the weights matter here
 
