@@ -365,3 +365,19 @@ def test_two_way_clustered_iv_with_absorbed_strata_equals_explicit_dummies(women
     reference = pf.feols(f"lwage ~ exper + {' + '.join(dummies.columns)} | educ ~ fatheduc",
                          data=working, vcov={"CRV1": "+".join(clusters)})
     np.testing.assert_allclose(absorbed.std_error, reference.se()["educ"], rtol=RTOL)
+
+
+def test_weighted_cr2_is_the_explicit_formula_in_the_weighted_space(women):
+    """The documented weighting convention: rows scaled by sqrt(w) before the explicit CR2."""
+    working = women.dropna(subset=["lwage"]).reset_index(drop=True)
+    working = working.assign(weight=1.0 + working["kidsge6"])
+    root = np.sqrt(working["weight"].to_numpy())
+    ones = np.ones(len(working))
+    x = np.column_stack([working["educ"], working["exper"], ones]) * root[:, None]
+    z = np.column_stack([working["fatheduc"], working["exper"], ones]) * root[:, None]
+    beta, covariance = _iv_cr2_reference(working["lwage"].to_numpy() * root, x, z,
+                                         working["age"].to_numpy())
+    result = iv(working, "lwage", "educ", "fatheduc", covariates="exper", weights="weight",
+                cluster="age", vcov="cr2")
+    np.testing.assert_allclose(result.coefficients, beta, rtol=1e-8)
+    np.testing.assert_allclose(result.covariance, covariance, rtol=1e-8)
