@@ -14,6 +14,7 @@ estimator of ``doorstep.estimate`` hands over:
 ``hc3``       bread * sum x_i x_i' e_i^2 / (1 - h_ii)^2 * bread               N - K
 ``cluster``   G/(G-1) * (N-1)/(N-K) * bread * sum_g s_g s_g' * bread (CR1)    G - 1
 ``cr2``       bread * sum_g X_g' A_g e_g e_g' A_g X_g * bread (Bell-McCaffrey)  G - 1
+``cv3``       (G-1)/G * sum_g (b_(g) - b)(b_(g) - b)' (cluster jackknife)     G - 1
 two-way       c * bread * (M_a + M_b - M_ab) * bread (Cameron-Gelbach-Miller)   min(G) - 1
 ============  ==============================================================  ============
 
@@ -31,6 +32,15 @@ factor is applied. The default p-values and intervals use t(G-1), not the Satter
 degrees of freedom of clubSandwich's ``coef_test`` (which are smaller, so t(G-1) is less
 conservative with few or unbalanced clusters; documented rather than hidden). CR2 with more
 than one absorbed fixed effect is not implemented.
+
+CV3 (MacKinnon, Nielsen and Webb 2023, "Fast and reliable jackknife and bootstrap methods for
+cluster-robust inference") is the cluster jackknife centred on the estimate, ``b_(g)`` the
+estimate without cluster g, computed without refitting: ``b_(g) - b = -(X'X - X_g'X_g)^-1
+X_g'e_g``. It is exact for least-squares estimators whose absorbed fixed effects are nested in
+the clusters (then the jackknife of the within-transformed design is the model's); other
+absorbed factors, two-way clustering and instrumental variables are errors, as is a cluster
+whose removal leaves the regressors collinear. pyfixest's ``CRV3`` is the same sum with its
+CR1 factor in place of (G-1)/G.
 
 Two-way clustering (``cluster=("a", "b")``) is Cameron, Gelbach and Miller (2011): the meats of
 a, of b and of their intersection, ``M_a + M_b - M_ab``, with one small-sample factor
@@ -52,10 +62,12 @@ from doorstep.estimate._checks import check_choice
 
 __all__ = ["IMPLEMENTED_VCOV_TYPES", "VCOV_TYPES", "CovarianceFit", "VcovType", "resolve_vcov"]
 
-VcovType = Literal["iid", "hc1", "hc2", "hc3", "cluster", "cr2"]
-VCOV_TYPES: tuple[str, ...] = ("iid", "hc1", "hc2", "hc3", "cluster", "cr2")
-IMPLEMENTED_VCOV_TYPES: tuple[str, ...] = ("iid", "hc1", "hc2", "hc3", "cluster", "cr2")
-CLUSTERED_VCOV_TYPES: tuple[str, ...] = ("cluster", "cr2")
+VcovType = Literal["iid", "hc1", "hc2", "hc3", "cluster", "cr2", "cv3"]
+VCOV_TYPES: tuple[str, ...] = ("iid", "hc1", "hc2", "hc3", "cluster", "cr2", "cv3")
+IMPLEMENTED_VCOV_TYPES: tuple[str, ...] = ("iid", "hc1", "hc2", "hc3", "cluster", "cr2", "cv3")
+CLUSTERED_VCOV_TYPES: tuple[str, ...] = ("cluster", "cr2", "cv3")
+# Eigenvalues of a leave-one-cluster-out Gram matrix below this share of its largest: singular.
+_SINGULAR_RELATIVE = 1e-11
 
 
 def cluster_names(cluster: object) -> tuple[str, ...]:
@@ -108,12 +120,12 @@ def resolve_vcov(vcov: str | None, cluster: str | tuple[str, str] | None) -> str
     if vcov not in CLUSTERED_VCOV_TYPES and cluster is not None:
         raise ConfigError(
             f"cluster={cluster!r} is given but vcov={vcov!r} does not cluster; use "
-            "vcov='cluster' or 'cr2', or leave vcov out"
+            "vcov='cluster', 'cr2' or 'cv3', or leave vcov out"
         )
-    if vcov == "cr2" and len(names) == 2:
+    if vcov in ("cr2", "cv3") and len(names) == 2:
         raise EstimationError(
-            "vcov='cr2' with two-way clustering is not implemented; use vcov='cluster' for "
-            "two-way clustering or cr2 with one cluster column"
+            f"vcov={vcov!r} with two-way clustering is not implemented; use vcov='cluster' for "
+            f"two-way clustering or {vcov} with one cluster column"
         )
     return vcov
 
@@ -140,6 +152,7 @@ def sandwich(
     leverage: np.ndarray | None = None,
     second_clusters: np.ndarray | None = None,
     absorbed: tuple[np.ndarray, int, np.ndarray] | None = None,
+    least_squares: bool = False,
 ) -> CovarianceFit:
     """Covariance of a linear estimator, ``bread @ meat @ bread`` with Stata's conventions.
 
@@ -168,6 +181,20 @@ def sandwich(
     absorbed : tuple, optional
         ``(codes, n_levels, weights)`` of the one fixed effect absorbed before the fit, for
         ``kind="cr2"`` (its projection enters the hat matrix).
+    least_squares : bool, default False
+        True when ``scores_x`` are the regressors of a least-squares fit whose absorbed fixed
+        effects are nested in the clusters: the condition for ``kind="cv3"`` to be the
+        jackknife of the model (the caller checks it; else ``kind="cv3"`` is an error).
+
+    Examples
+    --------
+    >>> x = np.column_stack([np.ones(6), [0.0, 1.0, 2.0, 0.5, 1.5, 3.0]])
+    >>> e = np.array([0.1, -0.2, 0.1, 0.3, -0.1, -0.2])
+    >>> fit = sandwich(x, e, np.linalg.inv(x.T @ x), kind="cv3", n_params=2,
+    ...                clusters=np.array([0, 0, 1, 1, 2, 2]), cluster_name="v",
+    ...                least_squares=True)
+    >>> fit.df, fit.label
+    (2, 'cluster jackknife CV3 (v), t(G-1)')
     """
     n_obs = residuals.shape[0]
     df_resid = n_obs - n_params
@@ -198,6 +225,15 @@ def sandwich(
         if clusters is None:
             raise ConfigError("vcov='cr2' needs cluster=")
         return _cr2(scores_x, residuals, bread, clusters, cluster_name, absorbed)
+    if kind == "cv3":
+        if clusters is None:
+            raise ConfigError("vcov='cv3' needs cluster=")
+        if not least_squares:
+            raise EstimationError(
+                "vcov='cv3' (the cluster jackknife) is implemented for least-squares "
+                "estimators only (regress, ancova, did, twfe, ...); use vcov='cluster' or 'cr2'"
+            )
+        return _cv3(scores_x, residuals, bread, clusters, cluster_name)
     if kind == "cluster" and second_clusters is not None:
         if clusters is None:
             raise ConfigError("two-way clustering needs both cluster columns")
@@ -276,6 +312,43 @@ def _two_way(
         n_clusters,
         f"two-way cluster CR1 ({cluster_name}; G={g_a}, {g_b}), t(min(G)-1)",
     )
+
+
+def _cv3(
+    scores_x: np.ndarray,
+    residuals: np.ndarray,
+    bread: np.ndarray,
+    clusters: np.ndarray,
+    cluster_name: str | None,
+) -> CovarianceFit:
+    """Cluster jackknife CV3 centred on the estimate, (G-1)/G, t(G-1); no refit."""
+    n_clusters = int(clusters.max()) + 1
+    if n_clusters < 2:
+        raise EstimationError(
+            f"cluster-robust inference needs at least 2 clusters in {cluster_name!r}, found "
+            f"{n_clusters}"
+        )
+    n_terms = scores_x.shape[1]
+    grams = np.empty((n_clusters, n_terms, n_terms))
+    for column in range(n_terms):
+        grams[:, column, :] = cluster_totals(scores_x * scores_x[:, [column]], clusters,
+                                             n_clusters)
+    gram = grams.sum(axis=0)  # X'X, summed by cluster (``bread`` is its inverse)
+    scores = cluster_totals(scores_x * residuals[:, None], clusters, n_clusters)
+    values, vectors = np.linalg.eigh(gram[None, :, :] - grams)
+    singular = values <= _SINGULAR_RELATIVE * np.max(np.abs(values), axis=1, keepdims=True)
+    if singular.any():
+        raise EstimationError(
+            f"vcov='cv3' is not defined: without one of the {n_clusters} clusters of "
+            f"{cluster_name!r} the regressors are collinear (e.g. a regressor that is non-zero "
+            "in that cluster only); use vcov='cluster' or 'cr2'"
+        )
+    # b_(g) - b = -(X'X - X_g'X_g)^-1 s_g, one k-vector per cluster.
+    rotated = np.einsum("gji,gj->gi", vectors, scores) / values
+    deviations = np.einsum("gij,gj->gi", vectors, rotated)
+    covariance = (n_clusters - 1) / n_clusters * (deviations.T @ deviations)
+    return CovarianceFit(covariance, n_clusters - 1, n_clusters,
+                         f"cluster jackknife CV3 ({cluster_name}), t(G-1)")
 
 
 def _inverse_sqrt(matrix: np.ndarray) -> np.ndarray:

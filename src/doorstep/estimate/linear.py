@@ -253,6 +253,12 @@ def _fit_linear(
                 "vcov='cluster', or enter the extra fixed effects as dummy regressors"
             )
         absorbed = (*sample.factors[0], weights)
+    if vcov == "cv3" and not all(_within.is_nested(codes, levels, sample.clusters)
+                                 for codes, levels in sample.factors):
+        raise EstimationError(
+            "vcov='cv3' (the cluster jackknife) needs every absorbed fixed effect nested in the "
+            "clusters; enter the others as dummy regressors, or use vcov='cluster' or 'cr2'"
+        )
     n_params = x.shape[1] + n_absorbed
     covariance = sandwich(
         x_w,
@@ -265,6 +271,7 @@ def _fit_linear(
         leverage=leverage,
         second_clusters=sample.second_clusters if vcov == "cluster" else None,
         absorbed=absorbed,
+        least_squares=True,
     )
     return _LinearFit(
         coefficients,
@@ -283,7 +290,7 @@ def _absorbed_count(sample: _Sample, vcov: str) -> int:
     variable; with several factors nested in different cluster variables the smaller of the two
     counts is used.
     """
-    if vcov not in ("cluster", "cr2"):
+    if vcov not in ("cluster", "cr2", "cv3"):
         return _within.absorbed_parameters(sample.factors, None)[0]
     counts = [_within.absorbed_parameters(sample.factors, sample.clusters)[0]]
     if sample.second_clusters is not None:
@@ -360,10 +367,12 @@ def regress(
     cluster : str or (str, str), optional
         Cluster column; makes ``vcov="cluster"`` the default. A pair of columns gives two-way
         clustering (Cameron-Gelbach-Miller with reghdfe's min(G) factor and t(min(G)-1)).
-    vcov : {"iid", "hc1", "hc2", "hc3", "cluster", "cr2"}, optional
+    vcov : {"iid", "hc1", "hc2", "hc3", "cluster", "cr2", "cv3"}, optional
         Covariance type (see ``doorstep.estimate.covariance``); default ``"cluster"`` with
         ``cluster=``, else ``"hc1"``. ``"cr2"`` is Bell-McCaffrey CR2 with t(G-1) (one cluster
-        column, at most one absorbed fixed effect).
+        column, at most one absorbed fixed effect); ``"cv3"`` the cluster jackknife with t(G-1)
+        (MacKinnon, Nielsen and Webb 2023; one cluster column, absorbed fixed effects nested
+        in it).
 
     Returns
     -------
