@@ -85,3 +85,19 @@ def test_cv3_errors_name_what_to_do(panel):
     only = panel.assign(first=(panel["firm_id"] == 0).astype(float))
     with pytest.raises(EstimationError, match="without one of the 11 clusters"):
         regress(only, "invest", ["value", "first"], cluster="firm", vcov="cv3")
+
+
+def test_cv3_does_not_depend_on_the_units_of_a_regressor(panel):
+    scaled = panel.assign(value=panel["value"] * 1e7)  # e.g. income in shillings
+    fits = [regress(frame, "invest", ["treated", "value", "capital"], cluster="firm",
+                    vcov="cv3") for frame in (panel, scaled)]
+    assert fits[1].term("treated").std_error == pytest.approx(
+        fits[0].term("treated").std_error, rel=1e-8)
+    assert fits[1].term("value").std_error * 1e7 == pytest.approx(
+        fits[0].term("value").std_error, rel=1e-8)
+    boots = [wild_cluster_bootstrap(fit, "treated", data=frame, cluster="firm", reps=999,
+                                    seed=2) for fit, frame in zip(fits, (panel, scaled),
+                                                                  strict=True)]
+    assert boots[1].variance == "cv3"
+    np.testing.assert_allclose(boots[1].bootstrap_statistics(), boots[0].bootstrap_statistics(),
+                               rtol=1e-7, atol=1e-9)

@@ -335,7 +335,10 @@ def _cv3(
                                              n_clusters)
     gram = grams.sum(axis=0)  # X'X, summed by cluster (``bread`` is its inverse)
     scores = cluster_totals(scores_x * residuals[:, None], clusters, n_clusters)
-    values, vectors = np.linalg.eigh(gram[None, :, :] - grams)
+    # Columns scaled to a unit diagonal of X'X, so that the singularity threshold does not
+    # depend on the units of the regressors.
+    scale = 1.0 / np.sqrt(np.diag(gram))
+    values, vectors = np.linalg.eigh((gram[None, :, :] - grams) * np.outer(scale, scale))
     singular = values <= _SINGULAR_RELATIVE * np.max(np.abs(values), axis=1, keepdims=True)
     if singular.any():
         raise EstimationError(
@@ -343,9 +346,9 @@ def _cv3(
             f"{cluster_name!r} the regressors are collinear (e.g. a regressor that is non-zero "
             "in that cluster only); use vcov='cluster' or 'cr2'"
         )
-    # b_(g) - b = -(X'X - X_g'X_g)^-1 s_g, one k-vector per cluster.
-    rotated = np.einsum("gji,gj->gi", vectors, scores) / values
-    deviations = np.einsum("gij,gj->gi", vectors, rotated)
+    # b_(g) - b = -(X'X - X_g'X_g)^-1 s_g = -D (D A_g D)^-1 D s_g, one k-vector per cluster.
+    rotated = np.einsum("gji,gj->gi", vectors, scores * scale) / values
+    deviations = np.einsum("gij,gj->gi", vectors, rotated) * scale
     covariance = (n_clusters - 1) / n_clusters * (deviations.T @ deviations)
     return CovarianceFit(covariance, n_clusters - 1, n_clusters,
                          f"cluster jackknife CV3 ({cluster_name}), t(G-1)")

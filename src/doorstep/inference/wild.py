@@ -221,7 +221,10 @@ def jackknife_rows(gram: np.ndarray, grams: np.ndarray, index: int) -> np.ndarra
     array([[0.33333333, 0.        ],
            [1.        , 0.        ]])
     """
-    left_out = gram[None, :, :] - grams
+    # Columns scaled to a unit diagonal of X'X first, so that the singularity threshold does
+    # not depend on the units of the regressors (income in shillings next to a dummy).
+    scale = 1.0 / np.sqrt(np.diag(gram))
+    left_out = (gram[None, :, :] - grams) * np.outer(scale, scale)[None, :, :]
     values, vectors = np.linalg.eigh(left_out)
     largest = np.max(np.abs(values), axis=1, keepdims=True)
     kept = values > _SINGULAR_RELATIVE * largest
@@ -235,7 +238,8 @@ def jackknife_rows(gram: np.ndarray, grams: np.ndarray, index: int) -> np.ndarra
             "defined; pass variance='cr1'", cluster,
         )
     inverse_values = np.where(kept, 1.0 / np.where(kept, values, 1.0), 0.0)
-    return np.einsum("gij,gj,gj->gi", vectors, inverse_values, weights)
+    scaled_rows = np.einsum("gij,gj,gj->gi", vectors, inverse_values, weights)
+    return scaled_rows * scale[None, :] * scale[index]
 
 
 @dataclasses.dataclass(frozen=True)
