@@ -8,6 +8,12 @@ random draws with the same seed give the same draws). Tolerances: bootstrap t st
 p-values equal exactly, up to draws tying with the sample's |t| (see
 ``doorstep.inference.wild``): we count ties, the peer counts them as rounding falls, so we check
 peer p-value lies between our strict and our tie-counting share, and equals ours when no tie.
+These peer comparisons use ``variance="cr1"`` (the peer's "11" bootstrap). The default CV3 t
+statistic (MacKinnon, Nielsen and Webb 2023) is checked against a brute-force reference that
+refits the full and every leave-one-cluster-out regression for every draw (explicit dummies,
+WLS, WCR and WCU; 1e-10), and its standard error against pyfixest's CRV3 in
+``tests/test_estimate_cv3.py``; wildboottest 0.3.2's CV3 bootstrap (``bootstrap_type="13"``)
+fails under NumPy 2, so it is not a peer here.
 """
 
 from __future__ import annotations
