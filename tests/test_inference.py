@@ -190,8 +190,12 @@ def test_two_way_clustering_runs_and_uses_the_coarser_dimension():
     fit = regress(frame, "y", ["treated", "x"], cluster=("village", "t"))
     boot = wild_cluster_bootstrap(fit, data=frame, cluster=("village", "t"), reps=999, seed=2)
     assert "two-way" in boot.inference and "weights by t" in boot.inference
+    assert boot.variance == "cr1" and "CV3" not in boot.inference  # CV3 is one-way only
     assert boot.std_error == pytest.approx(fit.std_error, rel=1e-10)
     assert 0 <= boot.p_value <= 1
+    with pytest.raises(ConfigError, match="two-way clustering"):
+        wild_cluster_bootstrap(fit, data=frame, cluster=("village", "t"), reps=99, seed=2,
+                               variance="cv3")
 
 
 def test_errors_are_clear_and_inputs_unchanged(pf_data):
