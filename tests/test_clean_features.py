@@ -333,6 +333,16 @@ def test_link_rounds_reports_candidates_never_applies():
     assert best["status"].tolist() == ["candidate", "no_candidate"]
 
 
+@pytest.mark.parametrize("age", ["abc", "inf", "-99 years", None])
+def test_link_rounds_an_unreadable_age_is_never_consistent(age):
+    frame = _panel()
+    frame.loc[3, "child_age"] = age  # the mistyped C00092's age cannot be read
+    rule = PanelRule("child_id", "round", "child_name", "child_age", "village_code")
+    best = link_rounds(frame, rule).drop_duplicates("row").iloc[0]
+    assert (best["candidate_id"], best["age_consistent"], best["score"]) == ("C00002", False,
+                                                                             0.85)
+
+
 def test_panel_links_flagged_and_applied_from_reviewed_table(tmp_path):
     frame = _panel().assign(_record_id=[f"r{i}" for i in range(5)])
     spec = {"unit_id": "child_id", "panel": {"fallback": {"name": "child_name",

@@ -208,10 +208,19 @@ def _digest(value: object) -> str | None:
     return None if text is None else hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _age(value: object) -> float | None:
-    """An age as a finite number, or None (as ``pd.to_numeric(..., errors="coerce")`` reads it)."""
-    number = pd.to_numeric(pd.Series([value], dtype=object), errors="coerce").iloc[0]
-    return None if pd.isna(number) or not math.isfinite(float(number)) else float(number)
+def _by_label(frame: pd.DataFrame, column: str, labels: list, function) -> dict:
+    """``function`` of the cell of ``column`` in each row of ``labels``, by row label."""
+    values = frame[column].loc[labels].astype(object)
+    return dict(zip(labels, map(function, values.to_numpy()), strict=True))
+
+
+def _ages(frame: pd.DataFrame, column: str, labels: list) -> dict:
+    """Ages as finite numbers (None otherwise, as ``pd.to_numeric(..., errors="coerce")``
+    reads them), by row label."""
+    numbers = pd.to_numeric(frame[column].loc[labels].astype(object), errors="coerce")
+    numbers = numbers.astype("float64").to_numpy()
+    return {label: float(number) if math.isfinite(number) else None
+            for label, number in zip(labels, numbers, strict=True)}
 
 
 def _id_distance(first: str, second: str) -> int:
@@ -253,11 +262,10 @@ def link_rounds(frame: pd.DataFrame, rule: PanelRule, *, max_candidates: int = 3
     if rounds[known].nunique() < 2:
         return pd.DataFrame(columns=columns)
     seen = pd.DataFrame({"id": ids[known], "round": rounds[known]})
-    rounds_of = seen.groupby("id")["round"].agg(lambda r: set(r))
+    rounds_of: dict[str, set] = seen.groupby("id")["round"].agg(set).to_dict()
     first_round = min(seen["round"], key=lambda r: (parse_float(r), r))
-    lonely = [label for label in seen.index
-              if len(rounds_of[seen.at[label, "id"]]) == 1
-              and seen.at[label, "round"] != first_round]
+    in_one_round = seen.groupby("id")["round"].transform("nunique").to_numpy() == 1
+    lonely = seen.index[in_one_round & (seen["round"] != first_round).to_numpy()].tolist()
     # Only a candidate that can score 0.3 is kept: ids one character apart (0.4), the same
     # name (0.3), or the same village with a consistent age (0.15 + 0.15). Index the units by
     # those keys once, so each lonely row is compared with its few possible matches instead of
@@ -268,12 +276,10 @@ def link_rounds(frame: pd.DataFrame, rule: PanelRule, *, max_candidates: int = 3
     use_name = bool(rule.name and rule.name in frame.columns)
     use_age = bool(rule.age and rule.age in frame.columns)
     use_village = bool(rule.village and rule.village in frame.columns)
-    name_of = {label: _digest(frame.at[label, rule.name]) for label in
-               {*lonely, *last_row.values()}} if use_name else {}
-    age_of = {label: _age(frame.at[label, rule.age]) for label in
-              {*lonely, *last_row.values()}} if use_age else {}
-    village_of = {label: render_value(frame.at[label, rule.village]) for label in
-                  {*lonely, *last_row.values()}} if use_village else {}
+    needed = list({*lonely, *last_row.values()})
+    name_of = _by_label(frame, rule.name, needed, _digest) if use_name else {}
+    age_of = _ages(frame, rule.age, needed) if use_age else {}
+    village_of = _by_label(frame, rule.village, needed, render_value) if use_village else {}
     by_name: dict[str, list[str]] = {}
     by_place: dict[tuple, list[str]] = {}
     by_mask: dict[tuple, list[str]] = {}
