@@ -387,6 +387,31 @@ def test_cv3_bootstrap_finds_a_known_effect():
     assert boot.p_value_at(0.8) > 0.05 and boot.p_value_at(low) == pytest.approx(0.05, abs=0.01)
 
 
+def _few_villages(n_villages, within):
+    rng = np.random.default_rng(n_villages)
+    villages = np.repeat(np.arange(n_villages), 20)
+    treated = ((np.arange(villages.size) % 2) if within else (villages % 2)).astype(float)
+    frame = pd.DataFrame({"village": villages, "d": treated, "w": rng.uniform(1, 2, 20 *
+                                                                               n_villages)})
+    frame["y"] = frame.d + rng.normal(size=len(frame)) + rng.normal(size=n_villages)[villages]
+    return frame
+
+
+@pytest.mark.parametrize(("n_villages", "within", "weighted", "noted"), [
+    (8, False, False, True), (8, False, True, True), (11, False, False, True),
+    (12, False, False, False), (8, True, False, False), (8, True, True, False)])
+def test_note_on_a_cluster_level_term_with_few_clusters(n_villages, within, weighted, noted):
+    """The bootstrap says when it is less reliable: a cluster-level treatment, < 12 clusters."""
+    frame = _few_villages(n_villages, within)
+    fit = ancova(frame, "y", "d", cluster="village", weights="w" if weighted else None)
+    boot = wild_cluster_bootstrap(fit, data=frame, cluster="village", reps=199, seed=1,
+                                  sample_weights="w" if weighted else None)
+    assert bool(boot.note) is noted
+    if noted:
+        assert f"within any of the {n_villages} clusters" in boot.note
+        assert "randomization" in boot.note
+
+
 # -- the design re-derived from the frame (inference._design) ------------------------------------
 def _messy_frame(seed=11, n=2_000):
     """Rows dropped for every reason: missing x, missing cluster label, zero weight."""

@@ -289,7 +289,8 @@ def primary_inference(config: EvaluationConfig, data: pd.DataFrame, primary: dic
                           "p_wild": float(boot.p_value), "reps": int(boot.draws),
                           "weights": weights,
                           "method": f"{estimand}: ANCOVA, CR1 clustered by {config.cluster}; "
-                                    f"p_wild: {boot.inference}"}
+                                    f"p_wild: {boot.inference}"
+                                    + (f"; caution: {boot.note}" if boot.note else "")}
         for _, members in _test_groups(config, names):
             if len(members) == 1:
                 rows[members[0]]["p_romano_wolf"] = rows[members[0]]["p_wild"]
