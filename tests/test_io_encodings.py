@@ -6,6 +6,7 @@ import codecs
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -63,3 +64,24 @@ def test_utf8_bom_is_not_part_of_the_first_header(tmp_path):
     frame = read_export(path)
     assert "户编号" in frame.columns and frame.loc[0, "户编号"] == "010305"
     assert pd.api.types.is_string_dtype(frame["户编号"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(cells=st.lists(st.one_of(st.none(), st.sampled_from(
+    ["3.30902E+17", " 1e+5 ", "+08:00", "E+", "e+x", "330902199001011234", "x E+17", "张三"]),
+    st.text(alphabet="0123456789.eE+- 张", max_size=14)), min_size=1, max_size=30),
+    start=st.integers(0, 5))
+def test_scientific_rows_prefilter_finds_what_the_regular_expression_finds(cells, start):
+    """The byte scan that skips columns without "E+" never hides a scientific-notation cell."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from doorstep.io.tables import SCIENTIFIC, scientific_rows
+
+    array = pa.chunked_array([pa.array(cells, type=pa.large_string())[start:],
+                              pa.array(cells, type=pa.large_string())])
+    frame = pd.DataFrame({"id": pd.arrays.ArrowStringArray(array)})
+    expected = pc.fill_null(pc.match_substring_regex(array, SCIENTIFIC), False).to_numpy(
+        zero_copy_only=False)
+    rows = tuple(int(row) + 1 for row in np.flatnonzero(expected))
+    assert scientific_rows(frame) == ({"id": rows} if rows else {})
