@@ -242,12 +242,7 @@ def sandwich(
     if kind == "cluster":
         if clusters is None:
             raise ConfigError("vcov='cluster' needs cluster=")
-        n_clusters = int(clusters.max()) + 1
-        if n_clusters < 2:
-            raise EstimationError(
-                f"cluster-robust inference needs at least 2 clusters in {cluster_name!r}, found "
-                f"{n_clusters}"
-            )
+        n_clusters = _count_clusters(clusters, cluster_name)
         scores = scores_x * residuals[:, None]
         cluster_sums = cluster_totals(scores, clusters, n_clusters)
         meat = cluster_sums.T @ cluster_sums
@@ -259,6 +254,17 @@ def sandwich(
             f"cluster CR1 ({cluster_name}), t(G-1)",
         )
     raise EstimationError(f"vcov={kind!r} is not implemented yet")
+
+
+def _count_clusters(clusters: np.ndarray, cluster_name: str | None) -> int:
+    """The number of clusters (codes 0..G-1); an EstimationError below 2."""
+    n_clusters = int(clusters.max()) + 1
+    if n_clusters < 2:
+        raise EstimationError(
+            f"cluster-robust inference needs at least 2 clusters in {cluster_name!r}, found "
+            f"{n_clusters}"
+        )
+    return n_clusters
 
 
 def cluster_totals(scores: np.ndarray, codes: np.ndarray, n_clusters: int) -> np.ndarray:
@@ -322,12 +328,7 @@ def _cv3(
     cluster_name: str | None,
 ) -> CovarianceFit:
     """Cluster jackknife CV3 centred on the estimate, (G-1)/G, t(G-1); no refit."""
-    n_clusters = int(clusters.max()) + 1
-    if n_clusters < 2:
-        raise EstimationError(
-            f"cluster-robust inference needs at least 2 clusters in {cluster_name!r}, found "
-            f"{n_clusters}"
-        )
+    n_clusters = _count_clusters(clusters, cluster_name)
     n_terms = scores_x.shape[1]
     grams = np.empty((n_clusters, n_terms, n_terms))
     for column in range(n_terms):
@@ -371,12 +372,7 @@ def _cr2(
     absorbed: tuple[np.ndarray, int, np.ndarray] | None,
 ) -> CovarianceFit:
     """Bell-McCaffrey CR2 with explicit (I - H_gg)^(-1/2) per cluster, t(G-1)."""
-    n_clusters = int(clusters.max()) + 1
-    if n_clusters < 2:
-        raise EstimationError(
-            f"cluster-robust inference needs at least 2 clusters in {cluster_name!r}, found "
-            f"{n_clusters}"
-        )
+    n_clusters = _count_clusters(clusters, cluster_name)
     order = np.argsort(clusters, kind="stable")
     bounds = np.searchsorted(clusters[order], np.arange(n_clusters + 1))
     if absorbed is not None:
