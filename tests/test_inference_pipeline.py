@@ -117,6 +117,10 @@ def test_every_primary_estimate_has_its_four_p_values(projects, programme):
     assert tuple(impact.estimates.columns) == TIDY_COLUMNS  # estimates.csv keeps its contract
     assert tuple(impact.inference.columns) == stages.INFERENCE_COLUMNS
     assert impact.inference["reps"].eq(9999).all()
+    # the demo's treatments vary within villages (lottery) or are bootstrapped by influence
+    # functions (staggered): no cluster-level caution, and the report's note has none
+    assert impact.inference["caution"].eq("").all()
+    assert "caution" in headline.columns and not headline["caution"].fillna("").any()
 
 
 @pytest.mark.parametrize("programme", PROGRAMMES)

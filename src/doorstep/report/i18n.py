@@ -191,6 +191,14 @@ TEXTS: dict[str, dict[str, str]] = {
     "inference_p_wild": {"en": "p, wild bootstrap", "zh": "p 值（野自助法）"},
     "inference_p_romano_wolf": {"en": "p, Romano-Wolf", "zh": "p 值（Romano-Wolf）"},
     "inference_q_sharpened": {"en": "q, sharpened", "zh": "q 值（锐化）"},
+    "wild_cluster_level_caution": {
+        "en": "Caution: the treatment does not vary within villages and there are fewer than 12 "
+              "villages, so the wild bootstrap p-value can be too small (Canay, Santos and "
+              "Shaikh 2021); randomization inference over the villages is exact for a "
+              "cluster-randomised design (inference.csv, column caution).",
+        "zh": "注意：处理在村内不变且村数少于 12 个，野自助法 p 值可能偏小（Canay、Santos 与 "
+              "Shaikh 2021）；对按村随机分配的设计，按村的随机化推断是精确的（见 inference.csv 的 "
+              "caution 列）。"},
     "inference_note": {
         "en": "p, cluster-robust: analytic, clustered by village. p, wild bootstrap: wild "
               "cluster bootstrap with the null imposed ({reps} draws; for the staggered ATT, the "

@@ -142,11 +142,22 @@ def effect_table_note(comparison: pd.DataFrame, language: str = "en") -> str:
     --------
     >>> effect_table_note(pd.DataFrame({"reps": [9999]}), "en").split(".")[0]
     'p, cluster-robust: analytic, clustered by village'
+
+    A ``caution`` from the wild bootstrap (a cluster-level treatment in fewer than 12 clusters,
+    see :func:`doorstep.inference.wild.cluster_level_note`) adds a warning:
+
+    >>> "Caution" in effect_table_note(pd.DataFrame({"caution": ["x"]}), "en")
+    True
     """
     reps = comparison["reps"].dropna() if "reps" in comparison.columns else pd.Series(
         dtype=float)
     count = f"{int(reps.max()):,}" if len(reps) else "9,999"
-    return text("inference_note", language, reps=count)
+    note = text("inference_note", language, reps=count)
+    cautions = (comparison["caution"].fillna("").astype(str) if "caution" in comparison.columns
+                else pd.Series(dtype=str))
+    if cautions.str.len().gt(0).any():
+        note += " " + text("wild_cluster_level_caution", language)
+    return note
 
 
 def effect_figure(comparison: pd.DataFrame, labels: dict[str, str], *,

@@ -135,7 +135,8 @@ FEW_CLUSTERS = 12
 INDEX_FAMILY = "indices"
 PRIMARY_ESTIMAND = {"staggered_rollout": "att_simple", "lottery": "itt"}
 INFERENCE_COLUMNS = ("outcome", "family", "estimand", "estimate", "std_error", "p_cluster",
-                     "p_wild", "p_romano_wolf", "q_sharpened", "reps", "weights", "method")
+                     "p_wild", "p_romano_wolf", "q_sharpened", "reps", "weights", "method",
+                     "caution")
 P_COLUMNS = ("p_wild", "p_romano_wolf", "q_sharpened")
 
 
@@ -270,7 +271,7 @@ def primary_inference(config: EvaluationConfig, data: pd.DataFrame, primary: dic
             rows[name] = {"outcome": name, "estimand": estimand, "estimate": simple.estimate,
                           "std_error": simple.std_error, "p_cluster": simple.p_value,
                           "p_wild": float(boot.p_value[position]), "reps": boot.reps,
-                          "weights": weights, "method": note}
+                          "weights": weights, "method": note, "caution": ""}
         for _, members in _test_groups(config, names):
             columns = [names.index(name) for name in members]
             adjusted = (romano_wolf_from_draws(boot.statistic[columns], boot.draws[:, columns])
@@ -289,8 +290,8 @@ def primary_inference(config: EvaluationConfig, data: pd.DataFrame, primary: dic
                           "p_wild": float(boot.p_value), "reps": int(boot.draws),
                           "weights": weights,
                           "method": f"{estimand}: ANCOVA, CR1 clustered by {config.cluster}; "
-                                    f"p_wild: {boot.inference}"
-                                    + (f"; caution: {boot.note}" if boot.note else "")}
+                                    f"p_wild: {boot.inference}",
+                          "caution": boot.note}
         for _, members in _test_groups(config, names):
             if len(members) == 1:
                 rows[members[0]]["p_romano_wolf"] = rows[members[0]]["p_wild"]
@@ -315,7 +316,7 @@ def primary_inference(config: EvaluationConfig, data: pd.DataFrame, primary: dic
 def _with_inference(headline: pd.DataFrame, inference: pd.DataFrame) -> pd.DataFrame:
     """The headline rows with ``family`` and the primary estimand's bootstrap p-values."""
     family = dict(zip(inference["outcome"], inference["family"], strict=True))
-    out = headline.merge(inference[["outcome", "estimand", *P_COLUMNS]],
+    out = headline.merge(inference[["outcome", "estimand", *P_COLUMNS, "caution"]],
                          on=["outcome", "estimand"], how="left", validate="one_to_one")
     out.insert(out.columns.get_loc("estimand"), "family",
                out["outcome"].map(family).fillna(""))
