@@ -35,6 +35,31 @@ def mpdta() -> tuple[object, pd.DataFrame]:
     return peer_frame, peer_frame.to_pandas()
 
 
+def _assert_equals_peer(result, peer, peer_aggregates):
+    """Group-time ATTs and SEs, the pre-trend Wald statistic and every aggregation equal
+    moderndid's at RTOL (1e-12 absolute for estimates of zero; an event-time SE the peer leaves
+    NaN, the reference cell of the universal base period, must be zero here)."""
+    table = result.group_time
+    np.testing.assert_array_equal(table["group"], peer.groups)
+    np.testing.assert_array_equal(table["time"], peer.times)
+    np.testing.assert_allclose(table["estimate"], peer.att_gt, rtol=RTOL, atol=1e-12)
+    np.testing.assert_allclose(table["std_error"], peer.se_gt, rtol=RTOL)  # NaN where peer NaN
+    np.testing.assert_allclose(result.pre_trend_test().statistic, peer.wald_stat, rtol=RTOL)
+    for kind, reference in peer_aggregates.items():
+        aggregate = result.aggregate(kind)
+        np.testing.assert_allclose(aggregate.estimate, reference.overall_att, rtol=RTOL)
+        np.testing.assert_allclose(aggregate.std_error, reference.overall_se, rtol=RTOL)
+        if kind != "simple":
+            tidy = aggregate.tidy()
+            np.testing.assert_allclose(tidy["estimate"].iloc[1:], reference.att_by_event,
+                                       rtol=RTOL, atol=1e-12)
+            ours_se = tidy["std_error"].iloc[1:].to_numpy()
+            peer_se = np.asarray(reference.se_by_event, dtype=float)
+            finite = np.isfinite(peer_se)
+            np.testing.assert_allclose(ours_se[finite], peer_se[finite], rtol=RTOL)
+            assert np.all(ours_se[~finite] < 1e-12)
+
+
 @pytest.mark.parametrize("control_group", ["never", "not_yet"])
 @pytest.mark.parametrize("base_period", ["varying", "universal"])
 def test_group_time_and_aggregations_match_moderndid(mpdta, control_group, base_period):
@@ -221,21 +246,8 @@ def test_covariates_match_moderndid(mpdta, method, control_group):
         control_group=control_group,
         bootstrap_reps=0,
     )
-    table = result.group_time
-    np.testing.assert_array_equal(table["group"], peer.groups)
-    np.testing.assert_array_equal(table["time"], peer.times)
-    np.testing.assert_allclose(table["estimate"], peer.att_gt, rtol=RTOL)
-    np.testing.assert_allclose(table["std_error"], peer.se_gt, rtol=RTOL)
-    assert table["uniform_low"].isna().all()  # no bootstrap asked for
-    np.testing.assert_allclose(result.pre_trend_test().statistic, peer.wald_stat, rtol=RTOL)
-    for kind, reference in peer_aggregates.items():
-        aggregate = result.aggregate(kind)
-        np.testing.assert_allclose(aggregate.estimate, reference.overall_att, rtol=RTOL)
-        np.testing.assert_allclose(aggregate.std_error, reference.overall_se, rtol=RTOL)
-        if kind != "simple":
-            tidy = aggregate.tidy()
-            np.testing.assert_allclose(tidy["estimate"].iloc[1:], reference.att_by_event, rtol=RTOL)
-            np.testing.assert_allclose(tidy["std_error"].iloc[1:], reference.se_by_event, rtol=RTOL)
+    assert result.group_time["uniform_low"].isna().all()  # no bootstrap asked for
+    _assert_equals_peer(result, peer, peer_aggregates)
     assert result.extras["method"] == method and result.extras["covariates"] == ("lpop",)
 
 
@@ -410,25 +422,7 @@ def test_sampling_weights_match_moderndid(mpdta, covariates, method, base_period
                            control_group=control_group, base_period=base_period,
                            bootstrap_reps=0)
     pd.testing.assert_frame_equal(frame, before)
-    table = result.group_time
-    np.testing.assert_array_equal(table["group"], peer.groups)
-    np.testing.assert_array_equal(table["time"], peer.times)
-    np.testing.assert_allclose(table["estimate"], peer.att_gt, rtol=RTOL, atol=1e-12)
-    np.testing.assert_allclose(table["std_error"], peer.se_gt, rtol=RTOL)  # NaN where peer NaN
-    np.testing.assert_allclose(result.pre_trend_test().statistic, peer.wald_stat, rtol=RTOL)
-    for kind, reference in peer_aggregates.items():
-        aggregate = result.aggregate(kind)
-        np.testing.assert_allclose(aggregate.estimate, reference.overall_att, rtol=RTOL)
-        np.testing.assert_allclose(aggregate.std_error, reference.overall_se, rtol=RTOL)
-        if kind != "simple":
-            tidy = aggregate.tidy()
-            np.testing.assert_allclose(tidy["estimate"].iloc[1:], reference.att_by_event,
-                                       rtol=RTOL, atol=1e-12)
-            ours_se = tidy["std_error"].iloc[1:].to_numpy()
-            peer_se = np.asarray(reference.se_by_event, dtype=float)
-            finite = np.isfinite(peer_se)
-            np.testing.assert_allclose(ours_se[finite], peer_se[finite], rtol=RTOL)
-            assert np.all(ours_se[~finite] < 1e-12)  # reference cell of the universal base
+    _assert_equals_peer(result, peer, peer_aggregates)
     assert result.extras["weights"] == "population"
     unweighted = staggered_did(frame, "lemp", "countyreal", "year", "first.treat",
                                covariates=covariates or (), method=method,
