@@ -39,6 +39,11 @@ def test_counts_by_variable_in_chinese():
     assert table.set_index("变量")["修改单元格数"].to_dict() == {"income": 2, "age": 2}
 
 
+def test_counts_by_enumerator_in_chinese():
+    table = cleaning_counts(LOG, FLAGS, DROPPED, "enumerator", records=RECORDS, language="zh")
+    assert table.columns.tolist()[:3] == ["调查员", "访谈数", "修改单元格数"]
+
+
 def test_unknown_breakdown_is_refused():
     with pytest.raises(ValueError, match="found by='supervisor'"):
         cleaning_counts(LOG, FLAGS, DROPPED, "supervisor", records=RECORDS)

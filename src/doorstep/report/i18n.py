@@ -118,6 +118,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "rows_read": {"en": "rows read", "zh": "读入行数"},
     "rows_kept": {"en": "rows kept", "zh": "保留行数"},
     "interviews": {"en": "interviews", "zh": "访谈数"},
+    "enumerator": {"en": "enumerator", "zh": "调查员"},
     "changes_per_interview": {"en": "changes per interview", "zh": "每份访谈修改数"},
     "cleaning_by_variable": {"en": "Changes and flags by variable",
                              "zh": "按变量统计的修改与标记"},

@@ -157,7 +157,10 @@ def cleaning_counts(log: pd.DataFrame, flags: pd.DataFrame, dropped: pd.DataFram
     table[text("changes_per_interview", language)] = (
         table[changed] / table[read].where(table[read] > 0)).round(2)
     table = table.sort_values(changed, ascending=False, kind="stable")
-    table.index.name = by
+    try:  # the column's name in the report's language where the report has one
+        table.index.name = text(by, language)
+    except KeyError:
+        table.index.name = by
     return table.reset_index()
 
 
