@@ -44,6 +44,7 @@ from doorstep.inference.wild import (
     check_count,
     check_seed,
     draw_weights,
+    small_sample_factor,
 )
 
 __all__ = [
@@ -222,29 +223,26 @@ def _common_bootstrap(
         prepared.append((result, name, design, layout, draws_all[label_of_cluster]))
     chosen = {_resolve_variance(variance, design) for _, _, design, _, _ in prepared}
     family_variance = "cv3" if chosen == {"cv3"} else "cr1"
+
+    def pieces_with(kind: str) -> list:
+        return [_bootstrap_pieces(design, design.terms.index(name), draws, layout.cells,
+                                  layout.n_cells, layout.boot_of_cell, layout.dimensions,
+                                  restricted=True, variance=kind)
+                for _, name, design, layout, draws in prepared]
+
     try:
-        computed = [
-            _bootstrap_pieces(design, design.terms.index(name), draws, layout.cells,
-                              layout.n_cells, layout.boot_of_cell, layout.dimensions,
-                              restricted=True, variance=family_variance)
-            for _, name, design, layout, draws in prepared
-        ]
+        computed = pieces_with(family_variance)
     except UnidentifiedJackknifeError:
         if variance == "cv3":
             raise
-        family_variance = "cr1"
-        computed = [
-            _bootstrap_pieces(design, design.terms.index(name), draws, layout.cells,
-                              layout.n_cells, layout.boot_of_cell, layout.dimensions,
-                              restricted=True)
-            for _, name, design, layout, draws in prepared
-        ]
+        family_variance = "cr1"  # the default falls back where the jackknife is not defined
+        computed = pieces_with(family_variance)
     rows = []
     statistics = []
     for (result, name, design, layout, _), (pieces, constants) in zip(prepared, computed,
                                                                       strict=True):
         n, k, g = design.n_obs, design.n_params, layout.n_clusters
-        ssc = (g - 1) / g if family_variance == "cv3" else g / (g - 1) * (n - 1) / (n - k)
+        ssc = small_sample_factor(family_variance, n, k, g)
         std_error = float(np.sqrt(ssc * constants["meat"]))
         delta = constants["estimate"] / constants["bread_jj"]
         numerator = pieces.numerator0 + delta * pieces.numerator1

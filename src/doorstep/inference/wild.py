@@ -618,6 +618,19 @@ def _layout(design: LinearDesign, bootstrap_cluster: str | None) -> _Layout:
                    f"{names[0]}, {names[1]}; weights by {names[chosen]}")
 
 
+def small_sample_factor(variance: str, n_obs: int, n_params: int, n_clusters: int) -> float:
+    """The factor of the t statistics' variance: (G-1)/G for CV3, G/(G-1) (N-1)/(N-K) for CR1.
+
+    Examples
+    --------
+    >>> small_sample_factor("cv3", 100, 2, 10), round(small_sample_factor("cr1", 100, 2, 10), 4)
+    (0.9, 1.1224)
+    """
+    if variance == "cv3":
+        return (n_clusters - 1) / n_clusters
+    return n_clusters / (n_clusters - 1) * (n_obs - 1) / (n_obs - n_params)
+
+
 def cluster_level_note(design: LinearDesign, index: int, clusters: np.ndarray,
                        n_clusters: int, term: str) -> str:
     """A warning when the tested term is constant within each of fewer than 12 clusters.
@@ -820,10 +833,7 @@ def wild_cluster_bootstrap(
             raise
         chosen = "cr1"  # the default falls back where the jackknife is not defined
         pieces, constants = pieces_with(chosen)
-    if chosen == "cv3":
-        ssc = (n_clusters - 1) / n_clusters
-    else:
-        ssc = n_clusters / (n_clusters - 1) * (n_obs - 1) / (n_obs - n_params)
+    ssc = small_sample_factor(chosen, n_obs, n_params, n_clusters)
     sampling_variance = ssc * constants["meat"]
     std_error = math.sqrt(sampling_variance) if sampling_variance > 0 else math.nan
     count = f"full enumeration of {draws.shape[1]} draws" if enumerated else (
