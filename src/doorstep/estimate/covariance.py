@@ -336,12 +336,8 @@ def _cv3(
                                              n_clusters)
     gram = grams.sum(axis=0)  # X'X, summed by cluster (``bread`` is its inverse)
     scores = cluster_totals(scores_x * residuals[:, None], clusters, n_clusters)
-    # Columns scaled to a unit diagonal of X'X, so that the singularity threshold does not
-    # depend on the units of the regressors.
-    scale = 1.0 / np.sqrt(np.diag(gram))
-    values, vectors = np.linalg.eigh((gram[None, :, :] - grams) * np.outer(scale, scale))
-    singular = values <= _SINGULAR_RELATIVE * np.max(np.abs(values), axis=1, keepdims=True)
-    if singular.any():
+    scale, values, vectors, kept = left_out_eigen(gram, grams)
+    if not kept.all():
         raise EstimationError(
             f"vcov='cv3' is not defined: without one of the {n_clusters} clusters of "
             f"{cluster_name!r} the regressors are collinear (e.g. a regressor that is non-zero "
@@ -353,6 +349,29 @@ def _cv3(
     covariance = (n_clusters - 1) / n_clusters * (deviations.T @ deviations)
     return CovarianceFit(covariance, n_clusters - 1, n_clusters,
                          f"cluster jackknife CV3 ({cluster_name}), t(G-1)")
+
+
+def left_out_eigen(gram: np.ndarray, grams: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Eigendecompositions of ``X'X - X_g'X_g`` for every cluster g, scaled to a unit diagonal.
+
+    The columns are scaled by ``scale = 1/sqrt(diag(X'X))`` first, so that the singularity
+    threshold (eigenvalues at most 1e-11 of the largest) does not depend on the units of the
+    regressors (income in shillings next to a dummy). Returns ``scale``, the eigenvalues
+    (G x k), the eigenvectors (G x k x k) and which eigenvalues are kept (not singular); the
+    inverse of cluster g's matrix is ``D V diag(1/values) V' D`` with ``D = diag(scale)``.
+
+    Examples
+    --------
+    >>> gram = np.array([[4.0, 0.0], [0.0, 2.0]])
+    >>> grams = np.array([[[1.0, 0.0], [0.0, 1.0]], [[3.0, 0.0], [0.0, 2.0]]])
+    >>> left_out_eigen(gram, grams)[3].tolist()
+    [[True, True], [False, True]]
+    """
+    scale = 1.0 / np.sqrt(np.diag(gram))
+    values, vectors = np.linalg.eigh((gram[None, :, :] - grams) * np.outer(scale, scale))
+    kept = values > _SINGULAR_RELATIVE * np.max(np.abs(values), axis=1, keepdims=True)
+    return scale, values, vectors, kept
 
 
 def _inverse_sqrt(matrix: np.ndarray) -> np.ndarray:

@@ -70,6 +70,7 @@ from scipy import sparse
 from doorstep.errors import ConfigError, EstimationError
 from doorstep.estimate import _within
 from doorstep.estimate._checks import check_choice
+from doorstep.estimate.covariance import left_out_eigen
 from doorstep.estimate.result import TIDY_COLUMNS, EstimationResult
 from doorstep.inference._design import LinearDesign, cross_products, linear_design
 
@@ -86,9 +87,8 @@ _CHUNK_ELEMENTS = 2**18
 _PROJECTION_ELEMENTS = 4_000_000
 TIE_TOLERANCE = 1e-9
 _MAX_ENUMERATION_CLUSTERS = 24
-# A leave-one-cluster-out Gram matrix whose eigenvalue is below this share of its largest is
-# singular in that direction; the term must have no weight on such directions (1e-8).
-_SINGULAR_RELATIVE = 1e-11
+# A leave-one-cluster-out Gram matrix is singular in the directions that
+# doorstep.estimate.covariance.left_out_eigen drops; the term must have no weight on them.
 _UNIDENTIFIED = 1e-8
 
 
@@ -223,13 +223,7 @@ def jackknife_rows(gram: np.ndarray, grams: np.ndarray, index: int) -> np.ndarra
     array([[0.33333333, 0.        ],
            [1.        , 0.        ]])
     """
-    # Columns scaled to a unit diagonal of X'X first, so that the singularity threshold does
-    # not depend on the units of the regressors (income in shillings next to a dummy).
-    scale = 1.0 / np.sqrt(np.diag(gram))
-    left_out = (gram[None, :, :] - grams) * np.outer(scale, scale)[None, :, :]
-    values, vectors = np.linalg.eigh(left_out)
-    largest = np.max(np.abs(values), axis=1, keepdims=True)
-    kept = values > _SINGULAR_RELATIVE * largest
+    scale, values, vectors, kept = left_out_eigen(gram, grams)
     weights = vectors[:, index, :]  # e_j' V: the term's weight on each eigenvector
     lost = np.sqrt(np.sum(np.where(kept, 0.0, weights**2), axis=1))
     if np.any(lost > _UNIDENTIFIED):
