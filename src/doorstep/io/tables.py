@@ -172,12 +172,10 @@ def file_has_exponent(path: Path) -> bool:
             step = 1 << 24
             for begin in range(0, len(data), step):
                 chunk = data[max(begin - 1, 0):begin + step]
-                plus = np.flatnonzero(chunk[1:] == ord("+"))
-                before = chunk[plus]
-                if ((before == ord("E")) | (before == ord("e"))).any():
+                if _bytes_hold_exponent(chunk):
                     found = True
                     break
-            del data, chunk, plus, before  # release the buffer before the map closes
+            del data, chunk  # release the buffer before the map closes
     return found
 
 
@@ -192,11 +190,15 @@ def _may_hold_exponent(array: pa.ChunkedArray) -> bool:
         buffers = chunk.buffers()
         if len(buffers) < 3 or buffers[2] is None:
             continue
-        data = np.frombuffer(buffers[2], dtype=np.uint8)
-        plus = np.flatnonzero(data[1:] == ord("+"))
-        if plus.size and np.isin(data[plus], (ord("E"), ord("e"))).any():
+        if _bytes_hold_exponent(np.frombuffer(buffers[2], dtype=np.uint8)):
             return True
     return False
+
+
+def _bytes_hold_exponent(data: np.ndarray) -> bool:
+    """True when the bytes ``data`` hold ``E+`` or ``e+``: each ``+`` and the byte before it."""
+    before = data[np.flatnonzero(data[1:] == ord("+"))]
+    return bool(((before == ord("E")) | (before == ord("e"))).any())
 
 
 def scientific_rows(frame: pd.DataFrame, columns: list[str] | None = None) -> dict[str, tuple[int,
