@@ -13,6 +13,10 @@ ROOT = Path(__file__).resolve().parent.parent
 DEMO_SCALE = 1.0
 TEST_SEED = 20240301
 
+# The atheris harness is a script libFuzzer runs (``make fuzz``), not a test module; with
+# ``--doctest-modules`` pytest would import it, and atheris is only in the ``fuzz`` extra.
+collect_ignore = ["atheris_harness.py"]
+
 
 def make_project(folder: Path, programme: str, *, seed: int = TEST_SEED,
                  scale: float = DEMO_SCALE) -> Path:
