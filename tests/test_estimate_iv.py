@@ -9,7 +9,9 @@ Two-way clustering is compared with pyfixest 0.60's IV (``CRV1`` "a+b", fixest's
 factor, rtol 1e-6) and with linearmodels' unadjusted two-way matrix times that factor
 (linearmodels' ``debiased=True`` scales each meat by its own G/(G-1), a documented difference).
 CR2 has no Python peer: it is compared with an explicit N x N computation of R clubSandwich's
-``vcovCR(ivreg, type="CR2")`` (projected regressors, structural residuals), rtol 1e-8.
+``vcovCR(ivreg, type="CR2")`` (projected regressors, structural residuals), rtol 1e-8. HC2 and
+HC3 likewise with R ivreg's ``vcovHC`` (stage-2 hat values of the projected regressors), and,
+when the instrument is the regressor itself, with statsmodels' OLS HC2/HC3 (rtol 1e-10).
 """
 
 from __future__ import annotations
@@ -156,7 +158,7 @@ def test_iv_options_are_checked(women):
     with pytest.raises(ConfigError, match="'hc1'"):
         iv(women, "lwage", "educ", "fatheduc", vcov="sandwich")
     with pytest.raises(EstimationError, match="not implemented"):
-        iv(women, "lwage", "educ", "fatheduc", vcov="hc3")
+        iv(women, "lwage", "educ", "fatheduc", strata=["city", "kidslt6"], vcov="hc3")
     with pytest.raises(EstimationError, match="'constant_z'"):
         iv(women.assign(constant_z=1.0), "lwage", "educ", "constant_z")
 
@@ -381,3 +383,80 @@ def test_weighted_cr2_is_the_explicit_formula_in_the_weighted_space(women):
                 cluster="age", vcov="cr2")
     np.testing.assert_allclose(result.coefficients, beta, rtol=1e-8)
     np.testing.assert_allclose(result.covariance, covariance, rtol=1e-8)
+
+
+def _iv_hc_reference(y, x, z, power):
+    """2SLS and R ivreg's ``vcovHC(fit, type = "HC2"|"HC3")`` with explicit N x N matrices:
+    the scores X^_i e_i, each e_i^2 divided by (1 - h_ii)^power, h the diagonal of the hat
+    matrix of the projected regressors X^ (X^'X^)^-1 X^' (ivreg's ``hatvalues(type =
+    "stage2")``)."""
+    x_hat = z @ np.linalg.solve(z.T @ z, z.T @ x)
+    bread = np.linalg.inv(x_hat.T @ x_hat)
+    beta = bread @ x_hat.T @ y
+    residuals = y - x @ beta
+    leverage = np.diag(x_hat @ bread @ x_hat.T)
+    meat = (x_hat * (residuals**2 / (1 - leverage) ** power)[:, None]).T @ x_hat
+    return beta, bread @ meat @ bread
+
+
+@pytest.mark.parametrize(("vcov", "power"), [("hc2", 1), ("hc3", 2)])
+@pytest.mark.parametrize("instruments", [["fatheduc"], ["fatheduc", "motheduc"]])
+def test_hc2_hc3_match_explicit_ivreg_formula(women, instruments, vcov, power):
+    working = women.dropna(subset=["lwage"]).reset_index(drop=True)
+    ones = np.ones(len(working))
+    x = np.column_stack([working["educ"], working["exper"], working["expersq"], ones])
+    z = np.column_stack([working[instruments], working["exper"], working["expersq"], ones])
+    beta, covariance = _iv_hc_reference(working["lwage"].to_numpy(), x, z, power)
+    result = iv(women, "lwage", "educ", instruments, covariates=["exper", "expersq"], vcov=vcov)
+    np.testing.assert_allclose(result.coefficients, beta, rtol=1e-8)
+    np.testing.assert_allclose(result.covariance, covariance, rtol=1e-8)
+    assert result.inference == f"{vcov.upper()}, t(N-K)" and result.df == len(working) - 4
+    robust = iv(women, "lwage", "educ", instruments, covariates=["exper", "expersq"])
+    assert abs(result.std_error / robust.std_error - 1) > 1e-4  # not HC1 under another name
+
+
+@pytest.mark.parametrize("vcov", ["hc2", "hc3"])
+def test_hc2_hc3_with_absorbed_strata_and_weights_match_explicit_dummies(women, vcov):
+    """One strata column absorbed in both stages equals its dummies in X and Z; weights scale
+    the rows by sqrt(w) first (the convention of :func:`regress`)."""
+    frame = women.assign(city_kids=women["city"] * 10 + women["kidslt6"].clip(upper=1),
+                         weight=1.0 + women["kidsge6"])
+    working = frame.dropna(subset=["lwage"]).reset_index(drop=True)
+    root = np.sqrt(working["weight"].to_numpy())
+    dummies = pd.get_dummies(working["city_kids"].astype(str), dtype=float).to_numpy()
+    x = np.column_stack([working["educ"], working["exper"], dummies]) * root[:, None]
+    z = np.column_stack([working["fatheduc"], working["exper"], dummies]) * root[:, None]
+    beta, covariance = _iv_hc_reference(working["lwage"].to_numpy() * root, x, z,
+                                        1 if vcov == "hc2" else 2)
+    result = iv(frame, "lwage", "educ", "fatheduc", covariates="exper", strata="city_kids",
+                weights="weight", vcov=vcov)
+    np.testing.assert_allclose(result.coefficients, beta[:2], rtol=1e-8)
+    np.testing.assert_allclose(result.covariance, covariance[:2, :2], rtol=1e-8)
+    with pytest.raises(EstimationError, match="leverage 1"):  # a stratum of one woman
+        iv(frame.assign(city_kids=frame["city"] * 10 + frame["kidslt6"].clip(upper=2)),
+           "lwage", "educ", "fatheduc", covariates="exper", strata="city_kids", vcov=vcov)
+
+
+@pytest.mark.parametrize("vcov", ["hc2", "hc3"])
+def test_hc2_hc3_with_the_regressor_as_its_own_instrument_are_statsmodels_ols(women, vcov):
+    """With Z = X, 2SLS is OLS and the projected regressors are X: statsmodels' OLS HC2/HC3
+    (an independent implementation) must agree, and so must the first stage's F."""
+    working = women.dropna(subset=["lwage"]).assign(educ_copy=lambda f: f["educ"] * 1.0)
+    result = iv(working, "lwage", "educ", "educ_copy", covariates=["exper", "expersq"],
+                vcov=vcov)
+    reference = sm.OLS(working["lwage"], sm.add_constant(working[["educ", "exper", "expersq"]])
+                       ).fit(cov_type=vcov.upper())
+    assert result.estimate == pytest.approx(reference.params["educ"], rel=1e-10)
+    assert result.std_error == pytest.approx(reference.bse["educ"], rel=1e-10)
+
+
+def test_hc2_first_stage_and_anderson_rubin_use_the_first_stage_leverage(women):
+    result = iv(women, "lwage", "educ", "fatheduc", covariates=["exper", "expersq"],
+                vcov="hc2")
+    working = women.dropna(subset=["lwage"])
+    first = regress(working, "educ", ["fatheduc", "exper", "expersq"], vcov="hc2")
+    assert result.extras["first_stage_f"] == pytest.approx(first.statistic**2, rel=1e-10)
+    for bound in result.extras["anderson_rubin_conf_int"]:
+        shifted = working.assign(adjusted=working["lwage"] - bound * working["educ"])
+        test = regress(shifted, "adjusted", ["fatheduc", "exper", "expersq"], vcov="hc2")
+        assert test.p_value == pytest.approx(0.05, abs=1e-8)

@@ -2,11 +2,11 @@
 
 This module owns :func:`iv` (2SLS for one endogenous treatment, just- or over-identified), its
 first-stage F statistic and the Anderson-Rubin interval, with every covariance type of
-``doorstep.estimate.covariance`` but HC2/HC3 (CR2 as R clubSandwich's ``vcovCR`` for ``ivreg``;
-two-way clustering as reghdfe and fixest). It reuses the sample preparation and
-fixed-effect absorption of ``doorstep.estimate.linear`` and the sandwich of
-``doorstep.estimate.covariance``. It must not import ``doorstep.io``, ``doorstep.report``,
-``doorstep.run`` or notebook code.
+``doorstep.estimate.covariance`` (HC2/HC3 as R ivreg's ``vcovHC`` and CR2 as R
+clubSandwich's ``vcovCR`` for ``ivreg``; two-way clustering as reghdfe and fixest). It reuses
+the sample preparation, fixed-effect absorption and leverages of ``doorstep.estimate.linear``
+and the sandwich of ``doorstep.estimate.covariance``. It must not import ``doorstep.io``,
+``doorstep.report``, ``doorstep.run`` or notebook code.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from doorstep.estimate.linear import (
     _check_keywords,
     _check_rank,
     _sample,
+    hat_diagonal,
 )
 from doorstep.estimate.result import EstimationResult, wald_test
 
@@ -95,7 +96,7 @@ def iv(
         factor ``G/(G-1) (N-1)/(N-K)``, G = min(G_a, G_b), and t(min(G)-1): the convention of
         reghdfe and of fixest/pyfixest; linearmodels' ``debiased=True`` instead scales each of
         the three meats by its own G/(G-1), and its t uses N-K).
-    vcov : {"iid", "hc1", "cluster", "cr2"}, optional
+    vcov : {"iid", "hc1", "hc2", "hc3", "cluster", "cr2"}, optional
         Default ``"cluster"`` with ``cluster=``, else ``"hc1"``. The small-sample factors are
         Stata's ``ivregress 2sls, small`` (equal to linearmodels' ``debiased=True``); p-values
         and intervals use t(N-K), or t(G-1) when clustered (linearmodels uses t(N-K) there).
@@ -109,7 +110,12 @@ def iv(
         weights the hat matrix is taken in the weighted space (rows scaled by sqrt(w)), as
         :func:`doorstep.estimate.regress` does for CR2; clubSandwich's default for a weighted
         fit (identity working model with W = diag(w)) adjusts differently, so the two agree
-        without weights only. ``"hc2"`` and ``"hc3"`` are not implemented for 2SLS.
+        without weights only. ``"hc2"`` and ``"hc3"`` are ``vcovHC(ivreg_fit, type =
+        "HC2"|"HC3")`` of R's ivreg package: the same scores, each squared residual divided
+        by (1 - h_ii) or its square, h_ii the leverage of the projected regressors (ivreg's
+        ``hatvalues(type = "stage2")``, plus the strata's; at most one strata column); t(N-K).
+        Old versions of AER's ``ivreg`` took h_ii = x_i' (X^'X^)^-1 x^_i instead, which
+        differs. The first stage and the Anderson-Rubin set use the first stage's leverages.
 
     Returns
     -------
@@ -153,10 +159,6 @@ def iv(
     fixed = as_names("strata", strata)
     _check_keywords(fixed, weights, cluster)
     kind = resolve_vcov(vcov, cluster)
-    if kind in ("hc2", "hc3"):
-        raise EstimationError(
-            f"vcov={kind!r} is not implemented for iv; use 'iid', 'hc1', 'cluster' or 'cr2'"
-        )
     if kind == "cr2" and len(fixed) > 1:
         raise EstimationError(
             "vcov='cr2' with more than one strata column is not implemented for iv; use "
@@ -217,9 +219,9 @@ def iv(
     first_coefficients = z_bread @ (z.T @ d)
     first_residuals = d - z @ first_coefficients
     n_params_first = z.shape[1] + n_absorbed
-    first_cov = sandwich(
-        z, first_residuals, z_bread, n_params=n_params_first, **covariance_options
-    )
+    first_leverage = hat_diagonal(z, z_bread, sample.factors, sample.weights, kind)
+    first_cov = sandwich(z, first_residuals, z_bread, n_params=n_params_first,
+                         leverage=first_leverage, **covariance_options)
     excluded = slice(0, n_inst)
     first_block = first_cov.covariance[excluded, excluded]
     notes: list[str] = []
@@ -241,7 +243,10 @@ def iv(
     coefficients = bread @ (x_hat.T @ y)
     residuals = y - x @ coefficients
     n_params = x.shape[1] + n_absorbed
-    covariance = sandwich(x_hat, residuals, bread, n_params=n_params, **covariance_options)
+    covariance = sandwich(x_hat, residuals, bread, n_params=n_params,
+                          leverage=hat_diagonal(x_hat, bread, sample.factors, sample.weights,
+                                                kind),
+                          **covariance_options)
 
     first_variance = np.diag(first_cov.covariance)[excluded]
     first_se = np.sqrt(np.where(first_variance >= 0, first_variance, np.nan))
@@ -262,7 +267,8 @@ def iv(
         reduced_residuals = y - z @ reduced_coefficients
 
         def variance(resid: np.ndarray) -> float:
-            fit = sandwich(z, resid, z_bread, n_params=n_params_first, **covariance_options)
+            fit = sandwich(z, resid, z_bread, n_params=n_params_first,
+                           leverage=first_leverage, **covariance_options)
             return float(fit.covariance[0, 0])
 
         v_yy = variance(reduced_residuals)

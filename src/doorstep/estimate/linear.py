@@ -199,6 +199,35 @@ def _check_rank(
                 )
 
 
+def hat_diagonal(x_w: np.ndarray, bread: np.ndarray, factors: list[tuple[np.ndarray, int]],
+                 weights: np.ndarray, vcov: str) -> np.ndarray | None:
+    """The leverages h_ii that ``vcov="hc2"``/``"hc3"`` need (None for the other types).
+
+    ``x_w`` are the weighted, within-transformed regressors (for 2SLS the fitted ones, as R
+    sandwich's ``vcovHC`` on ``ivreg``) and ``bread`` is ``inv(x_w' x_w)``; one absorbed
+    factor (integer codes and level count in ``factors``) adds its own projection's
+    diagonal, w_i / (sum of w in the level).
+
+    Examples
+    --------
+    >>> x = np.column_stack([np.ones(4), [0.0, 1.0, 2.0, 3.0]])
+    >>> hat_diagonal(x, np.linalg.inv(x.T @ x), [], np.ones(4), "hc2").round(2).tolist()
+    [0.7, 0.3, 0.3, 0.7]
+    """
+    if vcov not in ("hc2", "hc3"):
+        return None
+    leverage = np.einsum("ij,jk,ik->i", x_w, bread, x_w)
+    if len(factors) == 1:
+        codes, n_levels = factors[0]
+        leverage = leverage + _within.single_factor_leverage(codes, n_levels, weights)
+    elif len(factors) > 1:
+        raise EstimationError(
+            f"vcov={vcov!r} with more than one absorbed fixed effect is not implemented; "
+            "use vcov='hc1' or 'cluster'"
+        )
+    return leverage
+
+
 def _fit_linear(
     outcome: np.ndarray,
     regressors: np.ndarray,
@@ -234,17 +263,7 @@ def _fit_linear(
     bread = np.linalg.inv(gram)
     coefficients = bread @ (x_w.T @ y_w)
     residuals = y_w - x_w @ coefficients
-    leverage = None
-    if vcov in ("hc2", "hc3"):
-        leverage = np.einsum("ij,jk,ik->i", x_w, bread, x_w)
-        if len(sample.factors) == 1:
-            codes, n_levels = sample.factors[0]
-            leverage = leverage + _within.single_factor_leverage(codes, n_levels, weights)
-        elif len(sample.factors) > 1:
-            raise EstimationError(
-                f"vcov={vcov!r} with more than one absorbed fixed effect is not implemented; "
-                "use vcov='hc1' or 'cluster'"
-            )
+    leverage = hat_diagonal(x_w, bread, sample.factors, weights, vcov)
     absorbed = None
     if vcov == "cr2" and sample.factors:
         if len(sample.factors) > 1:
