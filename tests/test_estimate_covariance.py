@@ -183,8 +183,8 @@ def test_unsupported_combinations_are_explained(panel):
     with pytest.raises(ConfigError, match="needs cluster="):
         regress(panel, "invest", ["value"], vcov="cr2")
     frame = panel.assign(z=panel["capital"])
-    with pytest.raises(EstimationError, match="not implemented for iv"):
-        iv(frame, "invest", "value", "z", vcov="hc3")
+    with pytest.raises(EstimationError, match="more than one absorbed fixed effect"):
+        iv(frame, "invest", "value", "z", strata=("firm", "year"), vcov="hc3")
     with pytest.raises(EstimationError, match="two-way"):
         iv(frame, "invest", "value", "z", cluster=("firm", "year"), vcov="cr2")
     with pytest.raises(EstimationError, match="more than one strata column"):
