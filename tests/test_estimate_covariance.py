@@ -5,7 +5,9 @@ years). Two-way clustering is compared with pyfixest's ``vcov={"CRV1": "a+b"}`` 
 default small-sample factor with ``cluster_df="min"``, as reghdfe), rtol 1e-8. pyfixest has no
 CR2, so CR2 is compared with an independent implementation written here: the regression with
 explicit dummy columns, the full hat matrix, and ``scipy.linalg.sqrtm`` for (I - H_gg)^(-1/2)
-(rtol 1e-8), and with statsmodels' HC2 when every observation is its own cluster.
+(rtol 1e-8), and with statsmodels' HC2 when every observation is its own cluster. With several
+absorbed fixed effects, CR2 is compared with that explicit CR2 on the dummies, and HC2/HC3 with
+statsmodels' OLS on the dummies (rtol 1e-8).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from scipy import linalg
 from statsmodels.datasets import grunfeld
 
 from doorstep.errors import ConfigError, EstimationError
-from doorstep.estimate import ancova, iv, regress
+from doorstep.estimate import ancova, iv, regress, twfe
 
 RTOL = 1e-8
 pytestmark = [
@@ -94,7 +96,8 @@ def _cr2_reference(y, x, clusters, weights=None):
     for group in np.unique(clusters):
         index = np.nonzero(clusters == group)[0]
         block = np.eye(index.size) - hat[np.ix_(index, index)]
-        adjust = np.linalg.pinv(np.real(linalg.sqrtm(block)), hermitian=True, rcond=1e-10)
+        # singular values of the root below 1e-6: eigenvalues of the block below 1e-12, as ours
+        adjust = np.linalg.pinv(np.real(linalg.sqrtm(block)), hermitian=True, rcond=1e-6)
         score = xw[index].T @ adjust @ resid[index]
         meat += np.outer(score, score)
     return beta, bread @ meat @ bread
@@ -139,7 +142,7 @@ def test_cr2_with_fixed_effects_nested_in_clusters_equals_dummy_regression(panel
     result = regress(
         panel, "invest", ["value", "capital"], fixed_effects="firm", cluster="firm", vcov="cr2"
     )
-    np.testing.assert_allclose(result.covariance, covariance[:2, :2], rtol=1e-6)
+    np.testing.assert_allclose(result.covariance, covariance[:2, :2], rtol=1e-8)
 
 
 def test_cr2_with_singleton_clusters_is_hc2(panel):
@@ -164,28 +167,76 @@ def test_cr2_in_ancova_uses_g_minus_one(panel):
     assert np.isfinite(result.std_error) and result.std_error > 0
 
 
-def test_unsupported_combinations_are_explained(panel):
+def test_unsupported_combinations_are_explained(panel, monkeypatch):
     with pytest.raises(EstimationError, match="two-way"):
         regress(panel, "invest", ["value"], cluster=("firm", "year"), vcov="cr2")
     with pytest.raises(ConfigError, match="pair of two different column names"):
         regress(panel, "invest", ["value"], cluster=("firm", "year", "period"))
     with pytest.raises(ConfigError, match="pair of two different column names"):
         regress(panel, "invest", ["value"], cluster=("firm", "firm"))
-    with pytest.raises(EstimationError, match="more than one absorbed"):
-        regress(
-            panel,
-            "invest",
-            ["value"],
-            fixed_effects=("firm", "year"),
-            cluster="firm",
-            vcov="cr2",
-        )
     with pytest.raises(ConfigError, match="needs cluster="):
         regress(panel, "invest", ["value"], vcov="cr2")
     frame = panel.assign(z=panel["capital"])
-    with pytest.raises(EstimationError, match="more than one absorbed fixed effect"):
-        iv(frame, "invest", "value", "z", strata=("firm", "year"), vcov="hc3")
     with pytest.raises(EstimationError, match="two-way"):
         iv(frame, "invest", "value", "z", cluster=("firm", "year"), vcov="cr2")
-    with pytest.raises(EstimationError, match="more than one strata column"):
-        iv(frame, "invest", "value", "z", strata=("firm", "period"), cluster="firm", vcov="cr2")
+    # the dummies of the smaller factors (11 firms against 20 years: 10 columns x 220 rows)
+    monkeypatch.setattr("doorstep.estimate._within.MAX_EXPANDED_CELLS", 10 * 220 - 1)
+    with pytest.raises(EstimationError, match=r"\(firm: 10 columns x 220 rows\)"):
+        regress(panel, "invest", ["value"], fixed_effects=("firm", "year"), cluster="firm",
+                vcov="cr2")
+
+
+# -- HC2, HC3 and CR2 with several absorbed fixed effects ----------------------------------
+def _dummies(frame, *names):
+    return np.column_stack([pd.get_dummies(frame[name].astype(str), dtype=float).to_numpy()
+                            for name in names])
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize(("fixed_effects", "cluster"), [
+    (("firm", "year"), "firm"),       # firms nested in the clusters, years across them
+    (("firm", "year"), "period"),     # both across the clusters
+    (("year", "firm", "period"), "firm"),  # a third factor nested in the second (collinear)
+])
+def test_cr2_with_several_absorbed_fixed_effects_equals_explicit_dummies(
+        panel, fixed_effects, cluster, weighted):
+    """The projection on absorbed dummies (all but the largest factor expanded) enters H_gg
+    exactly as the explicit dummies do."""
+    x = np.column_stack([panel[["value", "capital"]].to_numpy(),
+                         _dummies(panel, *fixed_effects)])
+    keep = np.linalg.matrix_rank(x) == x.shape[1]
+    if not keep:  # drop collinear dummy columns for the explicit reference (QR pivoting)
+        _, r, pivots = linalg.qr(x, mode="economic", pivoting=True)
+        independent = np.abs(np.diag(r)) > 1e-9 * np.abs(r[0, 0])
+        x = x[:, np.sort(pivots[independent])]
+    weights = panel["weight"].to_numpy() if weighted else None
+    beta, covariance = _cr2_reference(panel["invest"].to_numpy(), x, panel[cluster].to_numpy(),
+                                      weights)
+    result = regress(panel, "invest", ["value", "capital"], fixed_effects=fixed_effects,
+                     weights="weight" if weighted else None, cluster=cluster, vcov="cr2")
+    np.testing.assert_allclose(result.coefficients, beta[:2], rtol=1e-8)
+    np.testing.assert_allclose(result.covariance, covariance[:2, :2], rtol=1e-8)
+
+
+@pytest.mark.parametrize("vcov", ["hc2", "hc3"])
+def test_hc2_hc3_with_two_absorbed_fixed_effects_equal_statsmodels_with_dummies(panel, vcov):
+    dummies = pd.get_dummies(panel[["firm", "year"]].astype(str), drop_first=True, dtype=float)
+    exog = sm.add_constant(pd.concat([panel[["value", "capital"]], dummies], axis=1))
+    reference = sm.OLS(panel["invest"], exog).fit(cov_type=vcov.upper())
+    result = regress(panel, "invest", ["value", "capital"], fixed_effects=("firm", "year"),
+                     vcov=vcov)
+    np.testing.assert_allclose([result.term(name).std_error for name in ("value", "capital")],
+                               reference.bse[["value", "capital"]], rtol=1e-8)
+    assert result.df == len(panel) - exog.shape[1]
+
+
+def test_twfe_and_event_study_accept_cr2(panel):
+    """twfe absorbs unit and time effects: its CR2 equals the explicit two-way dummies'."""
+    frame = panel.assign(treated=((panel["firm"].str.len() % 2 == 0)
+                                  & (panel["year"] >= 1945)).astype(float))
+    x = np.column_stack([frame["treated"], _dummies(frame, "firm", "year")[:, :-1]])
+    _, covariance = _cr2_reference(frame["invest"].to_numpy(), x, frame["firm"].to_numpy())
+    result = twfe(frame, "invest", "treated", "firm", "year", cluster="firm", vcov="cr2")
+    assert result.std_error == pytest.approx(np.sqrt(covariance[0, 0]), rel=1e-8)
+    assert result.inference == "cluster CR2 (firm), t(G-1)"
+

@@ -157,8 +157,6 @@ def test_iv_recovers_the_late_in_an_encouragement_design():
 def test_iv_options_are_checked(women):
     with pytest.raises(ConfigError, match="'hc1'"):
         iv(women, "lwage", "educ", "fatheduc", vcov="sandwich")
-    with pytest.raises(EstimationError, match="not implemented"):
-        iv(women, "lwage", "educ", "fatheduc", strata=["city", "kidslt6"], vcov="hc3")
     with pytest.raises(EstimationError, match="'constant_z'"):
         iv(women.assign(constant_z=1.0), "lwage", "educ", "constant_z")
 
@@ -460,3 +458,28 @@ def test_hc2_first_stage_and_anderson_rubin_use_the_first_stage_leverage(women):
         shifted = working.assign(adjusted=working["lwage"] - bound * working["educ"])
         test = regress(shifted, "adjusted", ["fatheduc", "exper", "expersq"], vcov="hc2")
         assert test.p_value == pytest.approx(0.05, abs=1e-8)
+
+
+def test_cr2_and_hc3_with_two_absorbed_strata_match_explicit_dummies(women):
+    """Two strata columns absorbed in both stages (the larger handled without dummies, the
+    other expanded) equal their dummies in X and Z."""
+    frame = women.assign(kids=women["kidslt6"].clip(upper=1),
+                         ages=(women["age"] // 10).clip(upper=5))
+    working = frame.dropna(subset=["lwage"]).reset_index(drop=True)
+    dummies = np.column_stack([pd.get_dummies(working["ages"].astype(str), dtype=float),
+                               pd.get_dummies(working["kids"].astype(str), drop_first=True,
+                                              dtype=float)])
+    x = np.column_stack([working["educ"], working["exper"], dummies])
+    z = np.column_stack([working["fatheduc"], working["exper"], dummies])
+    y = working["lwage"].to_numpy()
+    beta, covariance = _iv_cr2_reference(y, x, z, working["city"].to_numpy() * 100
+                                         + working["age"].to_numpy())
+    result = iv(frame.assign(cell=frame["city"] * 100 + frame["age"]), "lwage", "educ",
+                "fatheduc", covariates="exper", strata=["ages", "kids"], cluster="cell",
+                vcov="cr2")
+    np.testing.assert_allclose(result.coefficients, beta[:2], rtol=1e-8)
+    np.testing.assert_allclose(result.covariance, covariance[:2, :2], rtol=1e-8)
+    _, covariance = _iv_hc_reference(y, x, z, power=2)
+    result = iv(frame, "lwage", "educ", "fatheduc", covariates="exper",
+                strata=["ages", "kids"], vcov="hc3")
+    np.testing.assert_allclose(result.covariance, covariance[:2, :2], rtol=1e-8)

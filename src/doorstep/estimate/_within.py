@@ -1,8 +1,10 @@
 """Absorbed fixed effects: the within transformation and its degrees of freedom.
 
 This module owns the (weighted) within transformation by alternating projections (one exact sweep
-for a single factor; sweeps until convergence for several; never dummy matrices) and the count of
-absorbed parameters that enters K in the small-sample corrections. It must not import
+for a single factor; sweeps until convergence for several; never dummy matrices), the count of
+absorbed parameters that enters K in the small-sample corrections, and the projection on the
+absorbed dummies that HC2, HC3 and CR2 add to the hat matrix (:class:`FixedEffectProjection`;
+dummies only for the factors beyond the largest). It must not import
 ``doorstep.io``, ``doorstep.report``, ``doorstep.run`` or notebook code.
 
 Degrees of freedom follow reghdfe: the first factor counts all its levels (the constant is one of
@@ -26,6 +28,7 @@ MAX_SWEEPS = 10_000
 TOLERANCE = 1e-13
 _MAX_CROSS_TAB = 4_000_000
 _WIDE = 16  # columns above which a sweep works on the whole matrix at once
+MAX_EXPANDED_CELLS = 50_000_000  # dummies of all but one absorbed factor for HC2/HC3/CR2
 
 
 def _group_means(
@@ -181,7 +184,69 @@ def absorbed_parameters(
     return 1 + sum(counts), counts
 
 
-def single_factor_leverage(codes: np.ndarray, n_levels: int, weights: np.ndarray) -> np.ndarray:
-    """Diagonal of the weighted projection on one factor's dummies: w_i / (sum of w in level)."""
-    totals = np.bincount(codes, weights=weights, minlength=n_levels)
-    return weights / totals[codes]
+class FixedEffectProjection:
+    """The projection on the absorbed factors' dummies in the weighted space, read by blocks.
+
+    HC2/HC3 need its diagonal and CR2 its block for each cluster: the hat matrix of a model
+    with absorbed fixed effects is this projection plus the one on the within-transformed
+    regressors, so that the covariance equals the one with explicit dummies. The factor with
+    the most levels is handled exactly without dummies (w_i^1/2 w_j^1/2 / sum of w in the
+    level, for i and j in the same level); the dummies of the others (one level dropped each)
+    are swept of the first factor and kept as an N x m matrix E, whose projection
+    E (E'E)^+ E' is added (the Frisch-Waugh split P_D = P_D1 + P_(M_D1 D2)). The pseudo-inverse
+    absorbs a factor nested in another. Above ``MAX_EXPANDED_CELLS`` entries of E the
+    projection is refused.
+
+    Examples
+    --------
+    >>> unit, period = np.array([0, 0, 1, 1]), np.array([0, 1, 0, 1])
+    >>> FixedEffectProjection([(unit, 2), (period, 2)], np.ones(4)).diagonal().tolist()
+    [0.75, 0.75, 0.75, 0.75]
+    """
+
+    def __init__(self, factors: list[tuple[np.ndarray, int]], weights: np.ndarray,
+                 names: tuple[str, ...] = (), what: str = "this covariance") -> None:
+        order = sorted(range(len(factors)), key=lambda index: -factors[index][1])
+        self.codes, n_levels = factors[order[0]]
+        self.root_weights = np.sqrt(weights)
+        self.totals = np.bincount(self.codes, weights=weights, minlength=n_levels)
+        self.expanded: np.ndarray | None = None
+        others = [factors[index] for index in order[1:]]
+        if not others:
+            return
+        width = sum(levels - 1 for _, levels in others)
+        if width * self.codes.size > MAX_EXPANDED_CELLS:
+            label = ", ".join(names[index] for index in order[1:]) if names else "the others"
+            raise EstimationError(
+                f"{what} with several absorbed fixed effects needs the dummies of all but the "
+                f"largest ({label}: {width} columns x {self.codes.size} rows), more than the "
+                f"{MAX_EXPANDED_CELLS:,} cells implemented; use vcov='cluster' or 'hc1'"
+            )
+        dummies = np.zeros((self.codes.size, width), order="F")
+        start = 0
+        for codes, levels in others:
+            rows = np.flatnonzero(codes > 0)
+            dummies[rows, start + codes[rows] - 1] = 1.0
+            start += levels - 1
+        swept = demean(dummies, [factors[order[0]]], weights, overwrite=True)
+        self.expanded = swept * self.root_weights[:, None]
+        gram = self.expanded.T @ self.expanded
+        self.gram_inverse = np.linalg.pinv(gram, rcond=1e-10, hermitian=True)
+
+    def block(self, rows: np.ndarray) -> np.ndarray:
+        """The rows x rows block of the projection."""
+        codes, root = self.codes[rows], self.root_weights[rows]
+        same = codes[:, None] == codes[None, :]
+        block = same * np.outer(root, root) / self.totals[codes][None, :]
+        if self.expanded is not None:
+            part = self.expanded[rows]
+            block = block + part @ self.gram_inverse @ part.T
+        return block
+
+    def diagonal(self) -> np.ndarray:
+        """The diagonal of the projection (the fixed effects' share of each leverage)."""
+        diagonal = self.root_weights**2 / self.totals[self.codes]
+        if self.expanded is not None:
+            diagonal = diagonal + np.einsum("ij,jk,ik->i", self.expanded, self.gram_inverse,
+                                            self.expanded)
+        return diagonal

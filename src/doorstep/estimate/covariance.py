@@ -23,15 +23,18 @@ estimated parameter including absorbed fixed-effect levels as decided by the est
 
 CR2 (Bell and McCaffrey 2002; Pustejovsky and Tipton 2018) uses the adjustment matrices
 ``A_g = (I - H_gg)^(-1/2)``, where ``H_gg`` is the block of cluster g of the full hat matrix in
-the weighted space (rows scaled by the square root of the weights; with one absorbed fixed effect
-the projection on its dummies is added, so the result equals the regression with explicit
-dummies). The inverse square root is the symmetric one from an eigendecomposition; eigenvalues
-below 1e-12 (a fixed-effect level inside one cluster makes ``I - H_gg`` singular) are dropped,
-i.e. the Moore-Penrose inverse square root, as in R's clubSandwich. No further small-sample
+the weighted space (rows scaled by the square root of the weights; with absorbed fixed effects
+the projection on their dummies is added, so the result equals the regression with explicit
+dummies; see ``doorstep.estimate._within.FixedEffectProjection``). HC2 and HC3 take their
+leverages from the same hat matrix. The inverse square root is the symmetric one from an
+eigendecomposition; eigenvalues below 1e-12 (a fixed-effect level inside one cluster makes
+``I - H_gg`` singular) are dropped, i.e. the Moore-Penrose inverse square root, as in R's
+clubSandwich. No further small-sample
 factor is applied. The default p-values and intervals use t(G-1), not the Satterthwaite
 degrees of freedom of clubSandwich's ``coef_test`` (which are smaller, so t(G-1) is less
-conservative with few or unbalanced clusters; documented rather than hidden). CR2 with more
-than one absorbed fixed effect is not implemented.
+conservative with few or unbalanced clusters; documented rather than hidden). With several
+absorbed fixed effects, the dummies of all but the largest are expanded; past
+``_within.MAX_EXPANDED_CELLS`` cells that is refused.
 
 CV3 (MacKinnon, Nielsen and Webb 2023, "Fast and reliable jackknife and bootstrap methods for
 cluster-robust inference") is the cluster jackknife centred on the estimate, ``b_(g)`` the
@@ -59,6 +62,7 @@ import numpy as np
 
 from doorstep.errors import ConfigError, EstimationError
 from doorstep.estimate._checks import check_choice
+from doorstep.estimate._within import FixedEffectProjection
 
 __all__ = ["IMPLEMENTED_VCOV_TYPES", "VCOV_TYPES", "CovarianceFit", "VcovType", "resolve_vcov"]
 
@@ -151,7 +155,7 @@ def sandwich(
     cluster_name: str | None = None,
     leverage: np.ndarray | None = None,
     second_clusters: np.ndarray | None = None,
-    absorbed: tuple[np.ndarray, int, np.ndarray] | None = None,
+    absorbed: FixedEffectProjection | None = None,
     least_squares: bool = False,
 ) -> CovarianceFit:
     """Covariance of a linear estimator, ``bread @ meat @ bread`` with Stata's conventions.
@@ -178,9 +182,9 @@ def sandwich(
     second_clusters : numpy.ndarray, optional
         Integer codes 0..G_b-1 of a second cluster variable (two-way clustering with
         ``kind="cluster"``); ``cluster_name`` is then ``"a, b"``.
-    absorbed : tuple, optional
-        ``(codes, n_levels, weights)`` of the one fixed effect absorbed before the fit, for
-        ``kind="cr2"`` (its projection enters the hat matrix).
+    absorbed : FixedEffectProjection, optional
+        The projection on the fixed effects absorbed before the fit, for ``kind="cr2"`` (it
+        enters the hat matrix).
     least_squares : bool, default False
         True when ``scores_x`` are the regressors of a least-squares fit whose absorbed fixed
         effects are nested in the clusters: the condition for ``kind="cv3"`` to be the
@@ -388,25 +392,19 @@ def _cr2(
     bread: np.ndarray,
     clusters: np.ndarray,
     cluster_name: str | None,
-    absorbed: tuple[np.ndarray, int, np.ndarray] | None,
+    absorbed: FixedEffectProjection | None,
 ) -> CovarianceFit:
     """Bell-McCaffrey CR2 with explicit (I - H_gg)^(-1/2) per cluster, t(G-1)."""
     n_clusters = _count_clusters(clusters, cluster_name)
     order = np.argsort(clusters, kind="stable")
     bounds = np.searchsorted(clusters[order], np.arange(n_clusters + 1))
-    if absorbed is not None:
-        fe_codes, fe_levels, fe_weights = absorbed
-        fe_totals = np.bincount(fe_codes, weights=fe_weights, minlength=fe_levels)
-        root_weights = np.sqrt(fe_weights)
     meat = np.zeros((scores_x.shape[1], scores_x.shape[1]))
     for group in range(n_clusters):
         rows = order[bounds[group] : bounds[group + 1]]
         x_g = scores_x[rows]
         hat = x_g @ bread @ x_g.T
         if absorbed is not None:
-            same = fe_codes[rows][:, None] == fe_codes[rows][None, :]
-            root = root_weights[rows]
-            hat = hat + same * np.outer(root, root) / fe_totals[fe_codes[rows]][None, :]
+            hat = hat + absorbed.block(rows)
         adjust = _inverse_sqrt(np.eye(rows.size) - hat)
         u_g = x_g.T @ (adjust @ residuals[rows])
         meat += np.outer(u_g, u_g)

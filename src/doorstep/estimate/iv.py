@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from doorstep.errors import ConfigError, EstimationError
+from doorstep.errors import ConfigError
 from doorstep.estimate import _within
 from doorstep.estimate._checks import as_names
 from doorstep.estimate.covariance import cluster_names, resolve_vcov, sandwich
@@ -28,6 +28,7 @@ from doorstep.estimate.linear import (
     _check_keywords,
     _check_rank,
     _sample,
+    fixed_effect_projection,
     hat_diagonal,
 )
 from doorstep.estimate.result import EstimationResult, wald_test
@@ -100,7 +101,7 @@ def iv(
         Default ``"cluster"`` with ``cluster=``, else ``"hc1"``. The small-sample factors are
         Stata's ``ivregress 2sls, small`` (equal to linearmodels' ``debiased=True``); p-values
         and intervals use t(N-K), or t(G-1) when clustered (linearmodels uses t(N-K) there).
-        ``"cr2"`` (one cluster column, at most one strata column) is R clubSandwich's
+        ``"cr2"`` (one cluster column) is R clubSandwich's
         ``vcovCR(ivreg_fit, type = "CR2")``: the scores are the projected regressors
         X^ = P_Z X (first-stage fitted values and the exogenous covariates) times the
         structural residuals y - X b, and the adjustment matrices are ``(I - H_gg)^(-1/2)``
@@ -113,7 +114,7 @@ def iv(
         without weights only. ``"hc2"`` and ``"hc3"`` are ``vcovHC(ivreg_fit, type =
         "HC2"|"HC3")`` of R's ivreg package: the same scores, each squared residual divided
         by (1 - h_ii) or its square, h_ii the leverage of the projected regressors (ivreg's
-        ``hatvalues(type = "stage2")``, plus the strata's; at most one strata column); t(N-K).
+        ``hatvalues(type = "stage2")``, plus the strata's dummies'); t(N-K).
         Old versions of AER's ``ivreg`` took h_ii = x_i' (X^'X^)^-1 x^_i instead, which
         differs. The first stage and the Anderson-Rubin set use the first stage's leverages.
 
@@ -159,11 +160,6 @@ def iv(
     fixed = as_names("strata", strata)
     _check_keywords(fixed, weights, cluster)
     kind = resolve_vcov(vcov, cluster)
-    if kind == "cr2" and len(fixed) > 1:
-        raise EstimationError(
-            "vcov='cr2' with more than one strata column is not implemented for iv; use "
-            "vcov='cluster', or enter the extra strata as dummy covariates"
-        )
     cluster_label = ", ".join(cluster_names(cluster)) or None
     for name, value in (("outcome", outcome), ("endogenous", endogenous)):
         if not isinstance(value, str):
@@ -206,12 +202,13 @@ def iv(
     _check_rank(z, (*instruments, *exogenous_terms), absorbed=bool(fixed), original=z_original)
     _check_rank(x, terms, absorbed=bool(fixed), original=x_original)
 
+    projection = fixed_effect_projection(sample.factors, sample.weights, kind, fixed)
     covariance_options = {
         "kind": kind,
         "clusters": sample.clusters,
         "cluster_name": cluster_label,
         "second_clusters": sample.second_clusters,
-        "absorbed": (*sample.factors[0], sample.weights) if kind == "cr2" and fixed else None,
+        "absorbed": projection if kind == "cr2" else None,
     }
 
     # First stage: endogenous on all instruments.
@@ -219,7 +216,7 @@ def iv(
     first_coefficients = z_bread @ (z.T @ d)
     first_residuals = d - z @ first_coefficients
     n_params_first = z.shape[1] + n_absorbed
-    first_leverage = hat_diagonal(z, z_bread, sample.factors, sample.weights, kind)
+    first_leverage = hat_diagonal(z, z_bread, projection, kind)
     first_cov = sandwich(z, first_residuals, z_bread, n_params=n_params_first,
                          leverage=first_leverage, **covariance_options)
     excluded = slice(0, n_inst)
@@ -244,8 +241,7 @@ def iv(
     residuals = y - x @ coefficients
     n_params = x.shape[1] + n_absorbed
     covariance = sandwich(x_hat, residuals, bread, n_params=n_params,
-                          leverage=hat_diagonal(x_hat, bread, sample.factors, sample.weights,
-                                                kind),
+                          leverage=hat_diagonal(x_hat, bread, projection, kind),
                           **covariance_options)
 
     first_variance = np.diag(first_cov.covariance)[excluded]

@@ -199,32 +199,35 @@ def _check_rank(
                 )
 
 
-def hat_diagonal(x_w: np.ndarray, bread: np.ndarray, factors: list[tuple[np.ndarray, int]],
-                 weights: np.ndarray, vcov: str) -> np.ndarray | None:
+def fixed_effect_projection(factors: list[tuple[np.ndarray, int]], weights: np.ndarray,
+                            vcov: str, names: tuple[str, ...] = ()
+                            ) -> _within.FixedEffectProjection | None:
+    """The absorbed dummies' projection when ``vcov`` needs the hat matrix (HC2, HC3, CR2)."""
+    if vcov not in ("hc2", "hc3", "cr2") or not factors:
+        return None
+    return _within.FixedEffectProjection(factors, weights, names, what=f"vcov={vcov!r}")
+
+
+def hat_diagonal(x_w: np.ndarray, bread: np.ndarray,
+                 projection: _within.FixedEffectProjection | None,
+                 vcov: str) -> np.ndarray | None:
     """The leverages h_ii that ``vcov="hc2"``/``"hc3"`` need (None for the other types).
 
     ``x_w`` are the weighted, within-transformed regressors (for 2SLS the fitted ones, as R
-    sandwich's ``vcovHC`` on ``ivreg``) and ``bread`` is ``inv(x_w' x_w)``; one absorbed
-    factor (integer codes and level count in ``factors``) adds its own projection's
-    diagonal, w_i / (sum of w in the level).
+    ivreg's ``vcovHC``) and ``bread`` is ``inv(x_w' x_w)``; the absorbed fixed effects'
+    ``projection`` adds its diagonal, so that h_ii is the leverage with explicit dummies.
 
     Examples
     --------
     >>> x = np.column_stack([np.ones(4), [0.0, 1.0, 2.0, 3.0]])
-    >>> hat_diagonal(x, np.linalg.inv(x.T @ x), [], np.ones(4), "hc2").round(2).tolist()
+    >>> hat_diagonal(x, np.linalg.inv(x.T @ x), None, "hc2").round(2).tolist()
     [0.7, 0.3, 0.3, 0.7]
     """
     if vcov not in ("hc2", "hc3"):
         return None
     leverage = np.einsum("ij,jk,ik->i", x_w, bread, x_w)
-    if len(factors) == 1:
-        codes, n_levels = factors[0]
-        leverage = leverage + _within.single_factor_leverage(codes, n_levels, weights)
-    elif len(factors) > 1:
-        raise EstimationError(
-            f"vcov={vcov!r} with more than one absorbed fixed effect is not implemented; "
-            "use vcov='hc1' or 'cluster'"
-        )
+    if projection is not None:
+        leverage = leverage + projection.diagonal()
     return leverage
 
 
@@ -263,15 +266,8 @@ def _fit_linear(
     bread = np.linalg.inv(gram)
     coefficients = bread @ (x_w.T @ y_w)
     residuals = y_w - x_w @ coefficients
-    leverage = hat_diagonal(x_w, bread, sample.factors, weights, vcov)
-    absorbed = None
-    if vcov == "cr2" and sample.factors:
-        if len(sample.factors) > 1:
-            raise EstimationError(
-                "vcov='cr2' with more than one absorbed fixed effect is not implemented; use "
-                "vcov='cluster', or enter the extra fixed effects as dummy regressors"
-            )
-        absorbed = (*sample.factors[0], weights)
+    projection = fixed_effect_projection(sample.factors, weights, vcov, fixed_effects)
+    leverage = hat_diagonal(x_w, bread, projection, vcov)
     if vcov == "cv3" and not all(_within.is_nested(codes, levels, sample.clusters)
                                  for codes, levels in sample.factors):
         raise EstimationError(
@@ -289,7 +285,7 @@ def _fit_linear(
         cluster_name=", ".join(cluster_names(cluster)) or None,
         leverage=leverage,
         second_clusters=sample.second_clusters if vcov == "cluster" else None,
-        absorbed=absorbed,
+        absorbed=projection if vcov == "cr2" else None,
         least_squares=True,
     )
     return _LinearFit(
@@ -389,7 +385,8 @@ def regress(
     vcov : {"iid", "hc1", "hc2", "hc3", "cluster", "cr2", "cv3"}, optional
         Covariance type (see ``doorstep.estimate.covariance``); default ``"cluster"`` with
         ``cluster=``, else ``"hc1"``. ``"cr2"`` is Bell-McCaffrey CR2 with t(G-1) (one cluster
-        column, at most one absorbed fixed effect); ``"cv3"`` the cluster jackknife with t(G-1)
+        column; absorbed fixed effects enter the hat matrix as their dummies would, as they do
+        for ``"hc2"``/``"hc3"``); ``"cv3"`` the cluster jackknife with t(G-1)
         (MacKinnon, Nielsen and Webb 2023; one cluster column, absorbed fixed effects nested
         in it).
 
