@@ -90,6 +90,27 @@ def test_ols_matches_pyfixest(mpdta_two_periods, vcov):
     assert result.p_value == pytest.approx(reference.pvalue()["treated:post"], rel=1e-6)
 
 
+def test_ols_with_two_way_clustering_matches_pyfixest(mpdta_two_periods):
+    """Counties crossed with a second, made-up grouping (county number modulo 13, as an
+    enumerator team would be): CGM two-way with fixest's min(G) factor, t(min(G)-1)."""
+    _, frame = mpdta_two_periods
+    frame = frame.assign(team=frame["countyreal"] * 7 % 13)
+    reference = pf.feols("lemp ~ treated * post", data=frame, vcov={"CRV1": "countyreal+team"})
+    result = did(frame, "lemp", "treated", "post", cluster=("countyreal", "team"))
+    assert result.std_error == pytest.approx(reference.se()["treated:post"], rel=RTOL)
+    assert result.p_value == pytest.approx(reference.pvalue()["treated:post"], rel=1e-6)
+    table = did_table(frame, "lemp", "treated", "post", cluster=("countyreal", "team"))
+    assert table["std_error"].iloc[-1] == pytest.approx(result.std_error, rel=1e-12)
+    # teams that change between rounds: an indefinite matrix gives NaN standard errors in the
+    # table rather than an error
+    changing = frame.assign(team=frame["team"] + 13 * frame["post"])
+    table = did_table(changing, "lemp", "treated", "post", cluster=("countyreal", "team"))
+    assert table["std_error"].isna().any() and table["difference"].notna().all()
+    with pytest.raises(ConfigError, match="two-way clustering applies to method='ols'"):
+        did(frame, "lemp", "treated", "post", unit="countyreal", method="dr",
+            cluster=("countyreal", "team"))
+
+
 def test_did_table_is_the_ieddtab_layout(mpdta_two_periods):
     _, frame = mpdta_two_periods
     table = did_table(frame, "lemp", "treated", "post", cluster="countyreal")

@@ -46,6 +46,7 @@ VCOVS = [
     ("iid", "iid", None),
     ("hetero", "hc1", None),
     ({"CRV1": "countyreal"}, None, "countyreal"),
+    ({"CRV1": "countyreal+year"}, None, ("countyreal", "year")),  # two-way (fixest's min G)
 ]
 
 

@@ -11,12 +11,14 @@ Degrees of freedom follow reghdfe: the first factor counts all its levels (the c
 them); each further factor counts its levels minus the redundant ones (for the second factor the
 number of connected components of the bipartite graph it forms with the first, computed exactly;
 for a third and later factor one redundant level is assumed, a lower bound as in reghdfe). With
-clustered inference a factor nested within the clusters (every level in one cluster) counts no
-levels beyond the constant, as in reghdfe (and ``xtreg, fe vce(cluster)``); Stata's ``areg``
-instead always counts all levels.
+clustered inference a factor nested within the clusters (every level in one cluster; with two-way
+clustering, within either cluster variable) counts no levels beyond the constant, as in reghdfe
+and fixest (and ``xtreg, fe vce(cluster)``); Stata's ``areg`` instead always counts all levels.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 from scipy import sparse
@@ -159,13 +161,17 @@ def is_nested(codes: np.ndarray, n_levels: int, clusters: np.ndarray) -> bool:
 
 
 def absorbed_parameters(
-    factors: list[tuple[np.ndarray, int]], clusters: np.ndarray | None
+    factors: list[tuple[np.ndarray, int]], clusters: Sequence[np.ndarray] = ()
 ) -> tuple[int, list[int]]:
-    """Number of absorbed parameters (constant included) and the count for each factor."""
+    """Number of absorbed parameters (constant included) and the count for each factor.
+
+    A factor nested in any of the ``clusters`` (one array per cluster variable) counts nothing,
+    as in reghdfe and fixest's ``fixef.K = "nested"``.
+    """
     counts: list[int] = []
     counted_first: tuple[np.ndarray, int] | None = None
     for position, (codes, n_levels) in enumerate(factors):
-        if clusters is not None and is_nested(codes, n_levels, clusters):
+        if any(is_nested(codes, n_levels, one) for one in clusters):
             counts.append(0)
             continue
         if position == 0:

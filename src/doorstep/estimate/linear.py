@@ -299,18 +299,12 @@ def _fit_linear(
 
 
 def _absorbed_count(sample: _Sample, vcov: str) -> int:
-    """Absorbed parameters as reghdfe counts them (factors nested in a cluster count nothing).
-
-    With two-way clustering a factor counts nothing when it is nested in either cluster
-    variable; with several factors nested in different cluster variables the smaller of the two
-    counts is used.
-    """
+    """Absorbed parameters as reghdfe and fixest count them: with clustered inference a factor
+    nested in a cluster variable (either one, with two-way clustering) counts nothing."""
     if vcov not in ("cluster", "cr2", "cv3"):
-        return _within.absorbed_parameters(sample.factors, None)[0]
-    counts = [_within.absorbed_parameters(sample.factors, sample.clusters)[0]]
-    if sample.second_clusters is not None:
-        counts.append(_within.absorbed_parameters(sample.factors, sample.second_clusters)[0])
-    return min(counts)
+        return _within.absorbed_parameters(sample.factors)[0]
+    clusters = [one for one in (sample.clusters, sample.second_clusters) if one is not None]
+    return _within.absorbed_parameters(sample.factors, clusters)[0]
 
 
 def _check_keywords(fixed_effects, weights, cluster) -> tuple[str, ...]:

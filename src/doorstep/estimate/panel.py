@@ -43,7 +43,7 @@ def twfe(
     covariates: str | Sequence[str] = (),
     fixed_effects: str | Sequence[str] = (),
     weights: str | None = None,
-    cluster: str | None = None,
+    cluster: str | tuple[str, str] | None = None,
     vcov: str | None = None,
 ) -> EstimationResult:
     """Two-way fixed effects: ``outcome`` on ``treatment`` with unit and time effects absorbed.
@@ -64,11 +64,12 @@ def twfe(
         Further factors to absorb (e.g. ``"district_by_round"``); any number.
     weights : str, optional
         Analytic or sampling weights (WLS).
-    cluster : str, optional
-        Cluster column. Not set by default: the project rule is to cluster only when asked
-        (default ``vcov="hc1"``), but with panels users normally pass ``cluster=unit`` (or a
-        level above it); then K does not count the unit effects, nested in the clusters, as in
-        reghdfe and pyfixest's default ``ssc``.
+    cluster : str or (str, str), optional
+        Cluster column, or a pair for two-way clustering as in
+        :func:`doorstep.estimate.regress`. Not set by default: the project rule is to cluster
+        only when asked (default ``vcov="hc1"``), but with panels users normally pass
+        ``cluster=unit`` (or a level above it); then K does not count the unit effects, nested
+        in the clusters, as in reghdfe and pyfixest's default ``ssc``.
     vcov : str, optional
         As in :func:`doorstep.estimate.regress`.
 
@@ -128,7 +129,7 @@ def event_study(
     covariates: str | Sequence[str] = (),
     fixed_effects: str | Sequence[str] = (),
     weights: str | None = None,
-    cluster: str | None = None,
+    cluster: str | tuple[str, str] | None = None,
     vcov: str | None = None,
 ) -> EstimationResult:
     """Dynamic two-way fixed effects: event-time indicators with unit and time effects absorbed.
@@ -198,8 +199,7 @@ def event_study(
         )
     names = as_names("covariates", covariates)
     extra = as_names("fixed_effects", fixed_effects)
-    for role, value in (("weights", weights), ("cluster", cluster)):
-        _one_name(role, value, optional=True)
+    _one_name("weights", weights, optional=True)
     check_columns(
         data,
         {

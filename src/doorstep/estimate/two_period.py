@@ -266,7 +266,7 @@ def did_table(
     post: str,
     *,
     weights: str | None = None,
-    cluster: str | None = None,
+    cluster: str | tuple[str, str] | None = None,
     vcov: str | None = None,
 ) -> pd.DataFrame:
     """Means by arm and round, first differences and the second difference (DIME ``ieddtab``).
@@ -322,7 +322,9 @@ def _table_from_regression(
         c = np.zeros(len(terms))
         for term, value in vector.items():
             c[index[term]] = value
-        return float(c @ result.coefficients), float(math.sqrt(c @ result.covariance @ c))
+        variance = float(c @ result.covariance @ c)
+        # a two-way clustered covariance need not be positive semi-definite: NaN, not an error
+        return float(c @ result.coefficients), math.sqrt(variance) if variance >= 0 else math.nan
 
     used = frame[[outcome, treatment, post]].notna().all(axis=1)
     if weights is not None:
@@ -364,7 +366,7 @@ def did(
     covariates: str | Sequence[str] = (),
     method: Literal["ols", "reg", "ipw", "dr"] = "ols",
     weights: str | None = None,
-    cluster: str | None = None,
+    cluster: str | tuple[str, str] | None = None,
     vcov: str | None = None,
 ) -> EstimationResult:
     """Difference-in-differences with two arms and two rounds (baseline and follow-up).
@@ -399,8 +401,9 @@ def did(
         propensity score of 0.995 or more are trimmed, as in DRDID. Main term ``"ATT"``.
     weights : str, optional
         Sampling weights (constant within unit for the panel estimators).
-    cluster : str, optional
-        Cluster column. For ``"ols"`` as in :func:`doorstep.estimate.regress` (CR1, t(G-1)).
+    cluster : str or (str, str), optional
+        Cluster column. For ``"ols"`` as in :func:`doorstep.estimate.regress` (CR1, t(G-1);
+        a pair of columns for two-way clustering).
         For the panel estimators the influence functions are summed within clusters (constant
         within unit) without a small-sample factor, with normal inference; without it the
         standard error is DRDID's, ||IF - mean IF|| / n.
@@ -431,8 +434,12 @@ def did(
     check_choice("method", method, DID_METHODS)
     _check_names(outcome=outcome, treatment=treatment, post=post)
     for role, value in (("unit", unit), ("weights", weights), ("cluster", cluster)):
+        if role == "cluster" and method == "ols" and isinstance(value, tuple | list):
+            continue  # two-way clustering, checked by regress
         if value is not None and not isinstance(value, str):
-            raise ConfigError(f"{role} must be one column name or None, found {value!r}")
+            expected = "one column name or None" + (
+                " (two-way clustering applies to method='ols')" if role == "cluster" else "")
+            raise ConfigError(f"{role} must be {expected}, found {value!r}")
     names = as_names("covariates", covariates)
     if {outcome, treatment, post} & set(names):
         raise ConfigError(f"covariates {list(names)} include the outcome, treatment or post column")
