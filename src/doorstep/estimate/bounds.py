@@ -21,7 +21,9 @@ for a trimmed mean ``mu`` of ``n`` observed outcomes kept at share ``q = 1 - p``
 ``q_low / q_high``; plus ``Var / n`` of the other arm's mean. With ``covariates_for_tightening``
 (Lee's tightened bounds: trimming within cells of discrete covariates, averaged with the shares
 of the cells among the observed units of the less-observed arm) the standard errors come from a
-nonparametric bootstrap of the rows with a fixed seed. The confidence interval for the
+nonparametric bootstrap of the rows with a fixed seed; so do they with sampling ``weights``
+(weighted observation rates, trimming of a share of the weighted mass, weighted means) and with
+``cluster=`` (a bootstrap of whole clusters). The confidence interval for the
 identified set is Imbens and Manski (2004): ``[lower - c se_lower, upper + c se_upper]`` with
 ``Phi(c + (upper - lower) / max(se)) - Phi(-c) = level``.
 """
@@ -75,6 +77,8 @@ class LeeBounds:
         Units used (observed or not).
     inference : str
         ``"analytic (Lee 2009)"`` or the bootstrap used.
+    n_clusters : int or None
+        Clusters resampled by the bootstrap (None without ``cluster=``).
 
     Examples
     --------
@@ -101,6 +105,7 @@ class LeeBounds:
     attrition: EstimationResult
     n_obs: int
     inference: str
+    n_clusters: int | None = None
 
     def tidy(self) -> pd.DataFrame:
         """Rows ``lower_bound``, ``upper_bound`` (normal intervals at ``level``) and
@@ -139,7 +144,7 @@ class LeeBounds:
         frame["outcome"] = self.outcome
         frame["estimator"] = "lee_bounds"
         frame["n_obs"] = self.n_obs
-        frame["n_clusters"] = pd.array([pd.NA] * len(frame), dtype="Int64")
+        frame["n_clusters"] = pd.array([self.n_clusters] * len(frame), dtype="Int64")
         frame["inference"] = self.inference
         return frame[list(TIDY_COLUMNS)]
 
@@ -171,21 +176,29 @@ def imbens_manski_interval(
     return (lower - critical * lower_se, upper + critical * upper_se)
 
 
-def _trimmed_mean(values: np.ndarray, keep_share: float, keep: str) -> tuple[float, float, float]:
-    """Mean, variance of the kept part, and cut-off, keeping ``keep_share`` of the lowest or
-    highest values (the boundary value with a fractional weight)."""
-    ordered = np.sort(values)
+def _trimmed_mean(values: np.ndarray, keep_share: float, keep: str,
+                  weights: np.ndarray | None = None) -> tuple[float, float, float]:
+    """Mean, variance of the kept part, and cut-off, keeping ``keep_share`` of the (weighted)
+    mass of the lowest or highest values (the boundary value with a fractional weight).
+
+    Examples
+    --------
+    >>> _trimmed_mean(np.array([4.0, 1.0, 3.0, 2.0]), 0.5, "lowest")
+    (1.5, 0.25, 2.0)
+    >>> _trimmed_mean(np.array([1.0, 2.0]), 0.5, "lowest", weights=np.array([3.0, 1.0]))
+    (1.0, 0.0, 1.0)
+    """
+    order = np.argsort(values, kind="stable")
     if keep == "highest":
-        ordered = ordered[::-1]
-    mass = keep_share * ordered.size
-    whole = math.floor(mass + 1e-12)
-    weights = np.zeros(ordered.size)
-    weights[:whole] = 1.0
-    if whole < ordered.size and mass - whole > 1e-12:
-        weights[whole] = mass - whole
-    last = int(np.nonzero(weights)[0][-1])
-    mean = float(weights @ ordered / weights.sum())
-    variance = float(weights @ (ordered - mean) ** 2 / weights.sum())
+        order = order[::-1]
+    ordered = values[order]
+    mass_of = np.ones(ordered.size) if weights is None else weights[order]
+    # each value's share of the kept mass: whole up to the cut-off, the boundary one in part
+    kept = np.clip(keep_share * mass_of.sum() - (np.cumsum(mass_of) - mass_of), 0.0, mass_of)
+    kept[kept <= 1e-12 * mass_of.sum()] = 0.0
+    last = int(np.nonzero(kept)[0][-1])
+    mean = float(kept @ ordered / kept.sum())
+    variance = float(kept @ (ordered - mean) ** 2 / kept.sum())
     return mean, variance, float(ordered[last])
 
 
@@ -195,13 +208,30 @@ class _Arrays:
     treated: np.ndarray
     observed: np.ndarray
     cells: np.ndarray | None
+    weights: np.ndarray | None = None  # sampling weights; None: every unit counts once
+
+    def take(self, index: np.ndarray) -> _Arrays:
+        """The units at ``index`` (a bootstrap sample)."""
+        return _Arrays(*(None if values is None else values[index] for values in (
+            self.outcome, self.treated, self.observed, self.cells, self.weights)))
+
+    def share_observed(self, arm: np.ndarray) -> float:
+        """The (weighted) share of the units in ``arm`` whose outcome is observed."""
+        if self.weights is None:
+            return float(self.observed[arm].mean())
+        return float(self.weights[arm] @ self.observed[arm] / self.weights[arm].sum())
+
+    def mean(self, rows: np.ndarray) -> float:
+        if self.weights is None:
+            return float(self.outcome[rows].mean())
+        return float(np.average(self.outcome[rows], weights=self.weights[rows]))
 
 
 def _point_bounds(arrays: _Arrays) -> dict[str, float | str]:
     """Bounds and the ingredients of Lee's variance, for one sample."""
     d, s, y = arrays.treated, arrays.observed, arrays.outcome
     n1, n0 = int((d == 1).sum()), int((d == 0).sum())
-    q1, q0 = float(s[d == 1].mean()), float(s[d == 0].mean())
+    q1, q0 = arrays.share_observed(d == 1), arrays.share_observed(d == 0)
     if q1 == 0 or q0 == 0:
         arm = "treated" if q1 == 0 else "control"
         raise EstimationError(f"no outcome is observed in the {arm} arm; bounds need both")
@@ -211,14 +241,17 @@ def _point_bounds(arrays: _Arrays) -> dict[str, float | str]:
     n_high, n_low = (n1, n0) if trimmed_arm == "treated" else (n0, n1)
     p = (q_high - q_low) / q_high
     share = 1.0 - p
-    trimmed = y[(d == high) & (s == 1)]
+    trimmed_rows = (d == high) & (s == 1)
+    trimmed = y[trimmed_rows]
+    trimmed_weights = None if arrays.weights is None else arrays.weights[trimmed_rows]
     other = y[(d == low) & (s == 1)]
     var_share = share**2 * ((1 - q_low) / (n_low * q_low) + (1 - q_high) / (n_high * q_high))
-    other_mean = float(other.mean())
+    other_mean = arrays.mean((d == low) & (s == 1))
+    # Lee's analytic variance is for unweighted samples; weighted runs use the bootstrap
     other_var = float(other.var(ddof=1)) / other.size if other.size > 1 else math.nan
     parts = {}
     for keep in ("lowest", "highest"):
-        mean, kept_var, cutoff = _trimmed_mean(trimmed, share, keep)
+        mean, kept_var, cutoff = _trimmed_mean(trimmed, share, keep, trimmed_weights)
         variance = (kept_var / share + (1 - share) * (cutoff - mean) ** 2 / share) / trimmed.size
         variance += ((cutoff - mean) / share) ** 2 * var_share
         parts[keep] = (mean, variance)
@@ -258,15 +291,14 @@ def _tightened(arrays: _Arrays, direction: str | None = None) -> dict[str, float
                     "a cell of covariates_for_tightening has no observed outcome in the "
                     f"{'treated' if arm else 'control'} arm; coarsen the cells"
                 )
-        share = float((reference & in_cell).sum() / reference.sum())
-        sub = _Arrays(arrays.outcome[in_cell], d[in_cell], s[in_cell], None)
-        q1, q0 = float(sub.observed[sub.treated == 1].mean()), float(
-            sub.observed[sub.treated == 0].mean()
-        )
+        mass = np.ones(d.size) if arrays.weights is None else arrays.weights
+        share = float(mass[reference & in_cell].sum() / mass[reference].sum())
+        sub = dataclasses.replace(arrays.take(np.flatnonzero(in_cell)), cells=None)
+        q1, q0 = sub.share_observed(sub.treated == 1), sub.share_observed(sub.treated == 0)
         if (direction == "treated") != (q1 >= q0):
             # Sample rates against the overall direction: no trimming in this cell (p = 0).
-            y1 = sub.outcome[(sub.treated == 1) & (sub.observed == 1)].mean()
-            y0 = sub.outcome[(sub.treated == 0) & (sub.observed == 1)].mean()
+            y1 = sub.mean((sub.treated == 1) & (sub.observed == 1))
+            y0 = sub.mean((sub.treated == 0) & (sub.observed == 1))
             cell_lower = cell_upper = float(y1 - y0)
         else:
             bounds = _point_bounds(sub)
@@ -276,6 +308,34 @@ def _tightened(arrays: _Arrays, direction: str | None = None) -> dict[str, float
     return {**overall, "lower": lower, "upper": upper}
 
 
+def _bootstrap(arrays: _Arrays, bounds_of, clusters: np.ndarray | None, n_bootstrap: int,
+               seed: int, *, tightened: bool) -> tuple[tuple[float, float], int]:
+    """Standard deviations of the bounds over resamples of the units, or of whole clusters."""
+    rng = np.random.default_rng(seed)
+    n_units = arrays.treated.size
+    if clusters is not None:
+        order = np.argsort(clusters, kind="stable")
+        members = np.split(order, np.flatnonzero(np.diff(clusters[order])) + 1)
+    draws = []
+    for _ in range(n_bootstrap):
+        if clusters is None:
+            index = rng.integers(0, n_units, n_units)
+        else:
+            index = np.concatenate([members[group] for group in
+                                    rng.integers(0, len(members), len(members))])
+        try:
+            draws.append(bounds_of(arrays.take(index)))
+        except EstimationError:
+            continue
+    if len(draws) < n_bootstrap // 2:
+        what = ("left a cell of covariates_for_tightening without observed outcomes in an "
+                "arm; coarsen the cells") if tightened else (
+                "left an arm without observed outcomes; too few units or clusters")
+        raise EstimationError(f"most bootstrap samples {what}")
+    spread = np.asarray(draws, dtype=float).std(axis=0, ddof=1)
+    return (float(spread[0]), float(spread[1])), len(draws)
+
+
 def lee_bounds(
     data: pd.DataFrame,
     outcome: str,
@@ -283,6 +343,8 @@ def lee_bounds(
     observed: str,
     *,
     covariates_for_tightening: str | Sequence[str] | None = None,
+    weights: str | None = None,
+    cluster: str | None = None,
     level: float = 0.95,
     n_bootstrap: int = 500,
     seed: int = 0,
@@ -302,10 +364,18 @@ def lee_bounds(
     covariates_for_tightening : str or sequence of str, optional
         Discrete baseline covariates: Lee's tightened bounds (trimming within cells);
         standard errors then come from the bootstrap.
+    weights : str, optional
+        Sampling weights: the observation rates, the trimming (a share of the weighted mass
+        of the observed outcomes, the boundary unit in part) and the means are weighted;
+        standard errors then come from the bootstrap.
+    cluster : str, optional
+        Cluster column (e.g. the village when assignment or attrition is by village):
+        standard errors come from a bootstrap that resamples whole clusters, and the
+        attrition test is clustered (CR1).
     level : float, default 0.95
         Level of the Imbens-Manski interval and of the intervals in ``tidy()``.
     n_bootstrap : int, default 500
-        Bootstrap replications (tightened bounds only).
+        Bootstrap replications (tightened bounds, weights or clusters).
     seed : int, default 0
         Seed of the bootstrap.
 
@@ -336,6 +406,9 @@ def lee_bounds(
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise ConfigError(f"seed must be a whole number, found {seed!r}")
     tighten = as_names("covariates_for_tightening", covariates_for_tightening)
+    for name, value in (("weights", weights), ("cluster", cluster)):
+        if value is not None and not isinstance(value, str):
+            raise ConfigError(f"{name} must be one column name or None, found {value!r}")
     check_columns(
         data,
         {
@@ -343,6 +416,8 @@ def lee_bounds(
             "treatment": (treatment,),
             "observed": (observed,),
             "covariates_for_tightening": tighten,
+            "weights": as_names("weights", weights),
+            "cluster": as_names("cluster", cluster),
         },
     )
     _check_binary_treatment(data, treatment)
@@ -365,44 +440,48 @@ def lee_bounds(
     if tighten:
         codes = np.column_stack([factor_codes(data, name) for name in tighten])
         keep &= (codes >= 0).all(axis=1)
+    mass = None
+    if weights is not None:
+        mass = numeric_column(data, weights, "weights")
+        if np.isnan(mass[keep]).any() or (mass[keep] < 0).any():
+            raise EstimationError(f"column {weights!r} (weights) must be non-negative and "
+                                  "not missing")
+        keep &= mass > 0
+    if tighten:
         cells = np.unique(codes[keep], axis=0, return_inverse=True)[1].reshape(-1)
-    arrays = _Arrays(np.where(s == 1, y, 0.0)[keep], d[keep], s[keep], cells)
+    arrays = _Arrays(np.where(s == 1, y, 0.0)[keep], d[keep], s[keep], cells,
+                     None if mass is None else mass[keep])
     for arm, label in ((1.0, "treated"), (0.0, "control")):
         if not np.any(arrays.treated == arm):
             raise EstimationError(f"treatment column {treatment!r} has no {label} rows")
 
-    if cells is None:
-        point = _point_bounds(arrays)
+    clusters = None
+    if cluster is not None:
+        clusters = factor_codes(data, cluster)[keep]
+        if (clusters < 0).any():
+            raise EstimationError(f"column {cluster!r} (cluster) has missing values")
+    point = _point_bounds(arrays) if cells is None else _tightened(arrays)
+    if cells is None and weights is None and cluster is None:
         lower_se, upper_se = float(point["lower_se"]), float(point["upper_se"])
         inference = "analytic (Lee 2009)"
     else:
-        point = _tightened(arrays)
-        rng = np.random.default_rng(seed)
-        draws = []
-        n = arrays.treated.size
-        for _ in range(n_bootstrap):
-            index = rng.integers(0, n, n)
-            resampled = _Arrays(
-                arrays.outcome[index], arrays.treated[index], arrays.observed[index], cells[index]
-            )
-            try:
-                draw = _tightened(resampled, str(point["trimmed_arm"]))
-            except EstimationError:
-                continue
-            draws.append((draw["lower"], draw["upper"]))
-        if len(draws) < n_bootstrap // 2:
-            raise EstimationError(
-                "most bootstrap samples left a cell of covariates_for_tightening without "
-                "observed outcomes in an arm; coarsen the cells"
-            )
-        spread = np.asarray(draws, dtype=float).std(axis=0, ddof=1)
-        lower_se, upper_se = float(spread[0]), float(spread[1])
-        inference = (
-            f"bootstrap ({len(draws)} draws, seed {seed}), tightened by {', '.join(tighten)}"
-        )
+        direction = str(point["trimmed_arm"])
+
+        def bounds_of(sample: _Arrays) -> tuple[float, float]:
+            draw = _point_bounds(sample) if cells is None else _tightened(sample, direction)
+            return float(draw["lower"]), float(draw["upper"])
+
+        (lower_se, upper_se), n_draws = _bootstrap(arrays, bounds_of, clusters, n_bootstrap,
+                                                   seed, tightened=cells is not None)
+        how = f"bootstrap ({n_draws} draws, seed {seed}"
+        how += f", by cluster {cluster})" if cluster is not None else ")"
+        inference = how + (f", tightened by {', '.join(tighten)}" if tighten else "")
     lower, upper = float(point["lower"]), float(point["upper"])
-    attrition_frame = pd.DataFrame({"observed": arrays.observed, "treated": arrays.treated})
-    attrition = difference_in_means(attrition_frame, "observed", "treated")
+    attrition_frame = pd.DataFrame({"observed": arrays.observed, "treated": arrays.treated,
+                                    "weight": arrays.weights, "cluster": clusters})
+    attrition = difference_in_means(attrition_frame, "observed", "treated",
+                                    weights="weight" if weights is not None else None,
+                                    cluster="cluster" if cluster is not None else None)
     return LeeBounds(
         outcome=outcome,
         lower=lower,
@@ -417,4 +496,5 @@ def lee_bounds(
         attrition=dataclasses.replace(attrition, outcome=observed, estimator="attrition"),
         n_obs=int(arrays.treated.size),
         inference=inference,
+        n_clusters=None if clusters is None else int(np.unique(clusters).size),
     )
