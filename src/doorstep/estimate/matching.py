@@ -29,7 +29,10 @@ Conventions (MatchIt 4, ``method = "nearest"``):
   (MatchIt's ``std.caliper = TRUE``); not available with Mahalanobis distance.
 * Weights: a matched focal unit gets 1; a matched non-focal unit gets the sum over the focal
   units it is matched to of 1 / (their number of matches); non-focal weights are then scaled to
-  sum to the number of matched non-focal units. Unmatched units get 0.
+  sum to the number of matched non-focal units. Unmatched units get 0. Sampling weights
+  (``weights=``, MatchIt's ``s.weights``) enter the propensity model and then multiply these
+  match weights (``match.data()``); the matching itself, the Mahalanobis covariance and the SD
+  of the caliper are unweighted.
 * Effect: the weighted least squares of the outcome on the treatment in the matched sample
   (the difference of weighted means), with standard errors clustered by subclass (pair)
   without replacement, HC1 with replacement, or clustered by ``cluster=`` when given: the
@@ -85,8 +88,8 @@ class MatchResult:
     matched : pandas.DataFrame
         One row per matched unit: ``row`` (the index label in the caller's frame),
         ``treated`` (0/1), ``subclass`` (the matched set; missing with replacement),
-        ``weight`` (match weight) and ``distance`` (the propensity score, or missing for
-        Mahalanobis matching).
+        ``weight`` (match weight, times the sampling weight with ``weights=``) and
+        ``distance`` (the propensity score, or missing for Mahalanobis matching).
     balance : CovariateBalance
         Balance of the covariates before and after matching (standardised by the SD of the
         focal arm before matching).
@@ -224,6 +227,7 @@ def nearest_neighbor_match(
     exact: str | Sequence[str] = (),
     estimand: str = "ATT",
     outcome: str | None = None,
+    weights: str | None = None,
     cluster: str | None = None,
     adjust_covariates: bool = False,
 ) -> MatchResult:
@@ -253,6 +257,12 @@ def nearest_neighbor_match(
         ATT matches controls to treated units; ATC matches treated units to controls.
     outcome : str, optional
         When given, the effect is estimated in the matched sample.
+    weights : str, optional
+        Sampling (survey) weights, as MatchIt's ``s.weights``: they enter the propensity
+        model (a weighted logit) but not the matching itself, and multiply the match weights
+        in the balance after matching, in ``matched["weight"]`` and in the effect's weighted
+        regression, so that the ATT is the sampling-weighted population's. Balance before
+        matching is weighted too. Rows with zero weight are dropped.
     cluster : str, optional
         Cluster column for the effect's standard error (instead of subclass).
     adjust_covariates : bool, default False
@@ -298,7 +308,7 @@ def nearest_neighbor_match(
     if not names:
         raise ConfigError("covariates must name at least one column")
     exact_names = as_names("exact", exact)
-    for name, value in (("outcome", outcome), ("cluster", cluster)):
+    for name, value in (("outcome", outcome), ("weights", weights), ("cluster", cluster)):
         if value is not None and not isinstance(value, str):
             raise ConfigError(f"{name} must be one column name or None, found {value!r}")
     check_columns(
@@ -308,6 +318,7 @@ def nearest_neighbor_match(
             "covariates": names,
             "exact": exact_names,
             "outcome": as_names("outcome", outcome),
+            "weights": as_names("weights", weights),
             "cluster": as_names("cluster", cluster),
         },
     )
@@ -330,9 +341,17 @@ def nearest_neighbor_match(
     cluster_codes = factor_codes(data, cluster) if cluster is not None else None
     if cluster_codes is not None:
         keep &= cluster_codes >= 0
+    weights_column = weights  # the name; ``weights`` below holds the match weights
+    sampling = np.ones(len(data))
+    if weights_column is not None:
+        sampling = numeric_column(data, weights_column, "weights")
+        if (sampling[keep & ~np.isnan(sampling)] < 0).any():
+            raise EstimationError(f"column {weights_column!r} (weights) has negative values")
+        keep &= ~np.isnan(sampling) & (sampling > 0)
     rows = np.nonzero(keep)[0]
     if rows.size == 0:
         raise EstimationError("no rows are left after dropping rows with missing values")
+    sampling = sampling[rows]
     d = treated[rows]
     matrix = np.column_stack([arrays[name][rows] for name in names])
     cells = cell_codes[rows]
@@ -359,7 +378,7 @@ def nearest_neighbor_match(
     else:
         design = np.column_stack([np.ones(rows.size), matrix])
         _check_rank(design, ("intercept", *names), absorbed=False)
-        gamma = fit_logit(design, d, np.ones(rows.size))
+        gamma = fit_logit(design, d, sampling)
         linear = design @ gamma
         propensity = special.expit(linear)
         measure = propensity if distance == "propensity" else linear
@@ -410,8 +429,10 @@ def nearest_neighbor_match(
         {name: matrix[:, position] for position, name in enumerate(names)},
         d,
         weights,
+        sampling_weights=sampling if weights_column is not None else None,
         estimand=estimand,
     )
+    weights = weights * sampling  # MatchIt's match.data(): match weights x sampling weights
     in_match = weights > 0
     matched_frame = pd.DataFrame(
         {
