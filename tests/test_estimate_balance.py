@@ -8,7 +8,7 @@ import pytest
 import statsmodels.api as sm
 
 from doorstep.errors import EstimationError
-from doorstep.estimate import BalanceTable, balance_table
+from doorstep.estimate import BalanceTable, balance_table, regress
 
 
 def _baseline(seed: int = 2, arms: int = 2) -> pd.DataFrame:
@@ -119,6 +119,24 @@ def test_fixed_effects_weights_pairwise_and_clusters_per_arm():
     assert float(balance.joint["f_statistic"].iloc[0]) == pytest.approx(
         float(np.squeeze(joint.f_test("age = 0, income = 0").fvalue)), rel=1e-6
     )
+
+
+@pytest.mark.parametrize("vcov", ["hc3", "cr2"])
+def test_vcov_reaches_differences_and_joint_test(vcov):
+    """``vcov=`` is the covariance of :func:`regress` for every difference and the joint F."""
+    frame = _baseline(seed=6)
+    cluster = "village" if vcov == "cr2" else None
+    balance = balance_table(frame, "arm", ["age", "income"], cluster=cluster, vcov=vcov)
+    reference = regress(frame.assign(d=frame["arm"].astype(float)), "income", ["d"],
+                        cluster=cluster, vcov=vcov)
+    row = balance.table.set_index("variable").loc["income"]
+    assert row["std_error"] == pytest.approx(reference.std_error, rel=1e-12)
+    assert balance.inference == reference.inference
+    joint = regress(frame.assign(d=frame["arm"].astype(float)), "d", ["age", "income"],
+                    cluster=cluster, vcov=vcov).wald_test(["age", "income"])
+    assert balance.joint_f == pytest.approx(joint.statistic, rel=1e-12)
+    default = balance_table(frame, "arm", ["age", "income"], cluster=cluster)
+    assert default.table["std_error"].iloc[1] != pytest.approx(row["std_error"], rel=1e-6)
 
 
 def test_covariate_balance_follows_cobalt():

@@ -105,13 +105,15 @@ def balance_table(
     weights: str | None = None,
     fixed_effects: str | Sequence[str] = (),
     pairwise: bool = False,
+    vcov: str | None = None,
 ) -> BalanceTable:
     """Means, SDs and differences of baseline ``variables`` by treatment arm, and a joint F-test.
 
     Each variable uses the rows where it and the treatment are observed. The difference of arm a
     against the control (the lowest treatment code) is the coefficient of the arm indicator in
-    :func:`doorstep.estimate.regress` of the variable on the arm indicators (cluster CR1 with
-    ``cluster=``, else HC1; p-value from t(G-1) or t(N-K)). The normalised difference is
+    :func:`doorstep.estimate.regress` of the variable on the arm indicators (by default cluster
+    CR1 with ``cluster=``, else HC1; p-value from t(G-1) or t(N-K); ``vcov=`` chooses another
+    covariance, e.g. ``"cr2"`` with few clusters). The normalised difference is
     ``difference / sqrt((sd_a^2 + sd_control^2) / 2)`` and the variance ratio
     ``sd_a^2 / sd_control^2``. The joint orthogonality test regresses the arm indicator on all
     variables (rows of arm a and the control with every variable observed) and gives the Wald F of
@@ -135,6 +137,10 @@ def balance_table(
         Also compare every pair of non-control arms: columns ``difference_b_vs_a``,
         ``std_error_b_vs_a`` and ``p_value_b_vs_a`` (from the regression on the rows of arms a
         and b, arm b's indicator, same covariance and fixed effects).
+    vcov : str, optional
+        Covariance of the differences and the joint test, as in
+        :func:`doorstep.estimate.regress` (default ``"cluster"`` with ``cluster=``, else
+        ``"hc1"``).
 
     Examples
     --------
@@ -216,6 +222,7 @@ def balance_table(
             list(indicator_names.values()),
             weights=weight_column,
             cluster=cluster_column,
+            vcov=vcov,
             fixed_effects=fixed_columns,
         )
         inference = result.inference.replace("__cluster", cluster or "")
@@ -243,6 +250,7 @@ def balance_table(
                         [indicator_names[second]],
                         weights=weight_column,
                         cluster=cluster_column,
+                        vcov=vcov,
                         fixed_effects=fixed_columns,
                     )
                     suffix = f"_{_label(second)}_vs_{_label(first)}"
@@ -261,6 +269,7 @@ def balance_table(
             list(names),
             weights=weight_column,
             cluster=cluster_column,
+            vcov=vcov,
             fixed_effects=fixed_columns,
         )
         test = joint_result.wald_test(names)
