@@ -150,3 +150,40 @@ def test_blank_header_and_empty_workbook(tmp_path):
     openpyxl.Workbook().save(book)
     with pytest.raises(DataError, match="first sheet is empty"):
         read_table(book)
+
+
+def test_blank_cells_and_the_exponent_scan_give_the_same_answer_in_threads(tmp_path,
+                                                                           monkeypatch):
+    """Large files run the per-column blank detection on every core and the file's exponent
+    scan beside the parser: the frame (and the damaged ids found) must be those of one
+    thread."""
+    from doorstep.io import tables
+
+    rows = ["id;name;note;when"]
+    for number in range(400):
+        note = ["", " ", "\u3000", "a b", "x"][number % 5]
+        ident = "3.30902E+17" if number == 7 else f"{number:06d}"
+        rows.append(f"{ident};名字{number};{note};2024-09-15T12:41:45.000+08:00")
+    path = tmp_path / "export.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    serial = tables.read_raw(path)[0]
+    monkeypatch.setattr(tables, "PARALLEL_CELLS", 0)
+    threaded = tables.read_raw(path)[0]
+    pd.testing.assert_frame_equal(serial.frame, threaded.frame)
+    assert serial.damaged == threaded.damaged == {"id": (8,)}
+    assert threaded.frame["note"].isna().sum() == 240  # "", " " and the ideographic space
+
+
+def test_offset_times_take_arrow_and_other_times_take_pandas():
+    """Kobo/ODK times with a zone offset are parsed by Arrow; the same instants as pandas'
+    ISO 8601 parser. Values without an offset (or not times) fall back to pandas."""
+    from doorstep.io.exports import _parse_times
+
+    with_offset = pd.Series(["2024-09-15T12:41:45.000+08:00", None, "2024-09-15T04:41:45Z",
+                             "2024-09-15T12:41:45.123456+05:30"], dtype="str", index=[3, 4, 5, 6])
+    expected = pd.to_datetime(with_offset, utc=True, format="ISO8601")
+    pd.testing.assert_series_equal(_parse_times(with_offset), expected)
+    naive = pd.Series(["2024-09-15 12:41:45", "not a time", None], dtype="str")
+    parsed = _parse_times(naive)
+    assert parsed.iloc[0] == pd.Timestamp("2024-09-15 12:41:45", tz="UTC")
+    assert parsed.iloc[1:].isna().all()

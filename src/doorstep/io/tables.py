@@ -26,9 +26,11 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+import os
 import re
 import warnings
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -122,16 +124,35 @@ def sniff_format(path: Path) -> str:
     return "text"
 
 
+PARALLEL_CELLS = 1_000_000  # below this many cells, per-column work runs in the calling thread
+
+
+def in_threads(work, items: list, cells: int) -> list:
+    """``[work(item) for item in items]``, on a thread per core when there are many ``cells``.
+
+    For per-column work that spends its time in Arrow or numpy kernels, which release the GIL.
+
+    Examples
+    --------
+    >>> in_threads(len, ["ab", "c"], cells=3)
+    [2, 1]
+    """
+    workers = min(os.cpu_count() or 1, len(items))
+    if cells < PARALLEL_CELLS or workers < 2:
+        return [work(item) for item in items]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(work, items))
+
+
 def _blank_to_missing(frame: pd.DataFrame, *, empty_is_null: bool = False) -> pd.DataFrame:
     """Empty and whitespace-only cells become missing, column by column with Arrow kernels.
 
     ``utf8_is_space`` is the cheapest Arrow kernel that finds them (literal substring searches
     and regular expressions cost 3-6 times more); when the parser already made empty strings
-    null (``empty_is_null``) it is the only one run.
+    null (``empty_is_null``) it is the only one run. Arrow's kernels release the GIL, so large
+    frames run their columns on every core (:func:`in_threads`).
     """
-    columns = []
-    for name in frame.columns:
-        values = frame[name]
+    def without_blanks(values: pd.Series) -> pa.ChunkedArray:
         array = getattr(values.array, "_pa_array", None)
         if array is None:
             array = pa.chunked_array([pa.array(values.to_numpy(dtype=object),
@@ -141,7 +162,10 @@ def _blank_to_missing(frame: pd.DataFrame, *, empty_is_null: bool = False) -> pd
             blank = pc.or_kleene(blank, pc.equal(array, ""))
         if pc.any(blank).as_py():
             array = pc.if_else(blank, pa.scalar(None, array.type), array)
-        columns.append(array)
+        return array
+
+    series = [frame.iloc[:, position] for position in range(frame.shape[1])]
+    columns = in_threads(without_blanks, series, frame.size)
     table = pa.table(columns, names=[str(i) for i in range(len(columns))])
     return table.to_pandas().set_axis(frame.columns, axis=1)
 
@@ -684,10 +708,12 @@ def read_raw(path: Path, *, all_sheets: bool = False) -> list[RawTable]:
         return [RawTable(frame=table.frame, file_format=f"csv (named {suffix}, not {kind})",
                          encoding=table.encoding, header_row=table.header_row,
                          title=table.title)]
-    table = read_csv_text(path)
     # Excel writes "3.30902E+17", Python "3.30902e+17": one vectorised scan of the bytes rules
-    # out the per-column regular expression for almost every file
-    utf16 = (table.encoding or "").startswith("utf-16")
-    damaged = scientific_rows(table.frame) if utf16 or file_has_exponent(path) else {}
+    # out the per-column regular expression for almost every file; it runs beside the parser
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        exponent = pool.submit(file_has_exponent, path)
+        table = read_csv_text(path)
+        utf16 = (table.encoding or "").startswith("utf-16")
+        damaged = scientific_rows(table.frame) if utf16 or exponent.result() else {}
     return [RawTable(frame=table.frame, file_format="csv", encoding=table.encoding,
                      header_row=table.header_row, title=table.title, damaged=damaged)]
