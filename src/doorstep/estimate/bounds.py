@@ -283,6 +283,7 @@ def _tightened(arrays: _Arrays, direction: str | None = None) -> dict[str, float
     low_arm = 0.0 if direction == "treated" else 1.0
     lower = upper = 0.0
     reference = (d == low_arm) & (s == 1)
+    mass = np.ones(d.size) if arrays.weights is None else arrays.weights
     for cell in np.unique(cells):
         in_cell = cells == cell
         for arm in (0.0, 1.0):
@@ -291,7 +292,6 @@ def _tightened(arrays: _Arrays, direction: str | None = None) -> dict[str, float
                     "a cell of covariates_for_tightening has no observed outcome in the "
                     f"{'treated' if arm else 'control'} arm; coarsen the cells"
                 )
-        mass = np.ones(d.size) if arrays.weights is None else arrays.weights
         share = float(mass[reference & in_cell].sum() / mass[reference].sum())
         sub = dataclasses.replace(arrays.take(np.flatnonzero(in_cell)), cells=None)
         q1, q0 = sub.share_observed(sub.treated == 1), sub.share_observed(sub.treated == 0)
